@@ -1,0 +1,254 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Which blob is which LED, when reflections, glints and hot pixels add spots of their own.
+
+While tracking, each LED takes the blob nearest its predicted position. To acquire, every
+ordered triple of candidate blobs is tried as three chosen LEDs (the base triangle): a
+scaled-orthographic model of the triangle, cheap enough to evaluate for all triples at once,
+predicts where the other LEDs should be and ranks the triples; the best ranked are solved
+exactly (P3P) and verified by reprojecting every LED. An assignment is accepted only if it
+explains the spots within the band's reprojection limit and no different assignment does as
+well: a wrong assignment gives a wrong pose, so ambiguity is reported, never resolved by luck.
+"""
+
+from dataclasses import dataclass
+import itertools
+
+import cv2
+import numpy as np
+
+from clingers_perception.pose_estimation import evaluate, facing_cosine, refine
+from clingers_perception.transforms import rotation_angle_between
+
+
+@dataclass(frozen=True)
+class Match:
+    """An accepted assignment: blob index per LED (-1: not seen) and the pose it gives."""
+
+    blob_of_led: tuple
+    pose: object
+
+    @property
+    def matched(self):
+        """Return how many LEDs have a blob."""
+        return sum(1 for i in self.blob_of_led if i >= 0)
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The outcome of identification: a match, or the reason there is none."""
+
+    match: object
+    reason: str
+    hypotheses: int
+
+
+@dataclass(frozen=True)
+class IdentificationLimits:
+    """Limits that make an assignment believable."""
+
+    max_candidates: int = 16
+    max_hypotheses: int = 32
+    max_view_angle_deg: float = 75.0
+    min_leds: int = 4
+    min_range_m: float = 0.03
+    max_range_m: float = 20.0
+
+
+class LedIdentifier:
+    """Assign blobs to the LEDs of one target."""
+
+    def __init__(self, target, limits=IdentificationLimits()):
+        """Precompute the base triangle of `target` for the acquisition search."""
+        self.target = target
+        self.limits = limits
+        self.min_leds = min(limits.min_leds, target.count)
+        points = target.positions
+        self.base = _base_triangle(points)
+        origin = points[self.base[0]]
+        e1 = points[self.base[1]] - origin
+        e1 /= np.linalg.norm(e1)
+        normal = np.cross(points[self.base[1]] - origin, points[self.base[2]] - origin)
+        normal /= np.linalg.norm(normal)
+        if normal[2] < 0.0:
+            normal = -normal
+        e2 = np.cross(normal, e1)
+        relative = points - origin
+        self._plane_coords = relative @ np.stack([e1, e2], axis=1)
+        self._heights = relative @ normal
+        self._plane_inverse = np.linalg.inv(self._plane_coords[list(self.base[1:])].T)
+        self._others = [i for i in range(target.count) if i not in self.base]
+        # The base triangle faces the camera whenever the target does, give or take the tilt
+        # of the triangle against the LEDs' emission axis (target +z).
+        limit = np.radians(limits.max_view_angle_deg) + np.arccos(np.clip(normal[2], -1, 1))
+        self._min_facing = np.cos(limit) if limit < np.pi / 2 else -np.inf
+        self._permutations = {}
+
+    def match_predicted(self, camera, blobs, predicted_px, gate_px, band, prior):
+        """Match blobs to LEDs predicted at `predicted_px` (Nx2); verify the pose."""
+        centres = _centres(blobs)
+        if centres.shape[0] == 0:
+            return Identification(None, 'no spots near the predicted LED positions', 0)
+        blob_of_led = _nearest_unique(predicted_px, centres, gate_px)
+        match, reason = self._verify(camera, centres, blob_of_led, band, prior)
+        return Identification(match, reason, 1)
+
+    def acquire(self, camera, blobs, band):
+        """Search all assignments of `blobs` to LEDs; accept only an unambiguous one."""
+        order = sorted(range(len(blobs)), key=lambda i: (-blobs[i].peak, -blobs[i].area))
+        order = order[:self.limits.max_candidates]
+        if len(order) < self.min_leds:
+            return Identification(
+                None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
+        centres = _centres(blobs)[order]
+        triples = self._ranked_triples(camera, centres)
+        accepted = {}
+        for triple in triples:
+            for rvec, tvec in _p3p(camera, self.target.positions[list(self.base)],
+                                   centres[list(triple)]):
+                first_guess = evaluate(camera, self.target.positions[list(self.base)],
+                                       centres[list(triple)], rvec, tvec)
+                projected, _ = camera.project_pose(self.target.positions, rvec, tvec)
+                blob_of_led = _nearest_unique(projected, centres,
+                                              3.0 * band.max_reprojection_rms_px)
+                for led, blob in zip(self.base, triple):
+                    blob_of_led[led] = blob
+                match, _ = self._verify(camera, centres, blob_of_led, band, first_guess)
+                if match is not None:
+                    best = accepted.get(match.blob_of_led)
+                    if best is None or match.pose.rms_px < best.pose.rms_px:
+                        accepted[match.blob_of_led] = match
+        if not accepted:
+            return Identification(
+                None, f'no assignment of {len(order)} spots to the {self.target.count} LEDs '
+                f'fits within {band.max_reprojection_rms_px:g} px', len(triples))
+        ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
+        best = ranked[0]
+        for other in ranked[1:]:
+            if other.matched == best.matched and _poses_differ(best.pose, other.pose):
+                return Identification(
+                    None, f'ambiguous: {len(ranked)} different LED assignments fit '
+                    f'(rms {best.pose.rms_px:.2f} and {other.pose.rms_px:.2f} px)', len(triples))
+        blob_of_led = tuple(order[i] if i >= 0 else -1 for i in best.blob_of_led)
+        return Identification(Match(blob_of_led, best.pose), '', len(triples))
+
+    def _verify(self, camera, centres, blob_of_led, band, prior):
+        """Refine on the matched LEDs and accept only a consistent, plausible pose."""
+        blob_of_led = np.asarray(blob_of_led)
+        seen = np.flatnonzero(blob_of_led >= 0)
+        if seen.size < self.min_leds:
+            return None, f'{seen.size} of {self.target.count} LEDs matched, ' \
+                f'{self.min_leds} needed'
+        pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
+                      prior.rvec, prior.tvec)
+        if not self._plausible(pose):
+            return None, 'the matched spots give a pose facing away or out of range'
+        if pose.rms_px > band.max_reprojection_rms_px:
+            return None, f'matched spots fit with rms {pose.rms_px:.2f} px, more than ' \
+                f'{band.max_reprojection_rms_px:g} px'
+        return Match(tuple(int(i) for i in blob_of_led), pose), ''
+
+    def _plausible(self, pose):
+        limits = self.limits
+        return (np.all(np.isfinite(pose.tvec))
+                and limits.min_range_m <= pose.range_m <= limits.max_range_m
+                and facing_cosine(pose) >= np.cos(np.radians(limits.max_view_angle_deg)))
+
+    def _ranked_triples(self, camera, centres):
+        """Rank ordered candidate triples for the base triangle; return the best few."""
+        count = centres.shape[0]
+        triples = self._permutations.get(count)
+        if triples is None:
+            triples = np.array(list(itertools.permutations(range(count), 3)), dtype=np.intp)
+            self._permutations[count] = triples
+        normalized = camera.normalize(centres)
+        origin = normalized[triples[:, 0]]
+        edges = np.stack([normalized[triples[:, 1]] - origin,
+                          normalized[triples[:, 2]] - origin], axis=2)
+        affine = edges @ self._plane_inverse
+        a11, a12, a21, a22 = affine[:, 0, 0], affine[:, 0, 1], affine[:, 1, 0], affine[:, 1, 1]
+        # Complete the two scaled rotation rows (a11, a12, x), (a21, a22, y): equal norms and
+        # orthogonal. x and y are fixed up to a common sign (the two tilt branches).
+        cross = -(a11 * a21 + a12 * a22)
+        difference = (a21 ** 2 + a22 ** 2) - (a11 ** 2 + a12 ** 2)
+        x = np.sqrt(np.maximum(0.5 * (difference + np.sqrt(difference ** 2 + 4 * cross ** 2)),
+                               0.0))
+        y = np.where(x > 1e-12, cross / np.maximum(x, 1e-12), np.sqrt(np.maximum(-difference, 0)))
+        scale_sq = a11 ** 2 + a12 ** 2 + x ** 2
+        facing = -(a11 * a22 - a12 * a21) / np.maximum(scale_sq, 1e-18)
+        depth = 1.0 / np.sqrt(np.maximum(scale_sq, 1e-18))
+        valid = (facing >= self._min_facing) \
+            & (depth >= 0.5 * self.limits.min_range_m) & (depth <= 2.0 * self.limits.max_range_m)
+        if not self._others:
+            return [tuple(t) for t in triples[valid][:self.limits.max_hypotheses]]
+        in_plane = origin[:, None, :] + np.einsum('tij,oj->toi', affine,
+                                                  self._plane_coords[self._others])
+        lift = np.stack([x, y], axis=1)[:, None, :] * self._heights[self._others][None, :, None]
+        focal = camera.focal_length_px
+        gate = 30.0 / focal
+        costs = []
+        for branch in (in_plane + lift, in_plane - lift):
+            distance = np.linalg.norm(branch[:, :, None, :] - normalized[None, None, :, :],
+                                      axis=3)
+            rows = np.arange(len(triples))[:, None]
+            for column in range(3):
+                distance[rows, :, triples[:, column:column + 1]] = np.inf
+            costs.append(np.minimum(distance.min(axis=2), gate).sum(axis=1))
+        cost = np.where(valid, np.minimum(costs[0], costs[1]), np.inf)
+        best = np.argsort(cost, kind='stable')[:self.limits.max_hypotheses]
+        return [tuple(triples[i]) for i in best if np.isfinite(cost[i])]
+
+
+def _base_triangle(points):
+    """Pick three LEDs spanning a large triangle that faces along the emission axis."""
+    best, best_score = None, -1.0
+    for triple in itertools.combinations(range(points.shape[0]), 3):
+        normal = np.cross(points[triple[1]] - points[triple[0]],
+                          points[triple[2]] - points[triple[0]])
+        area = 0.5 * np.linalg.norm(normal)
+        score = area * (0.5 + 0.5 * abs(normal[2]) / max(2 * area, 1e-12))
+        if score > best_score:
+            best, best_score = triple, score
+    return best
+
+
+def _p3p(camera, object_points, image_points):
+    count, rvecs, tvecs = cv2.solveP3P(
+        np.ascontiguousarray(object_points, np.float64).reshape(3, 1, 3),
+        np.ascontiguousarray(image_points, np.float64).reshape(3, 1, 2),
+        camera.camera_matrix, camera.distortion, flags=cv2.SOLVEPNP_P3P)
+    return [(rvecs[i], tvecs[i]) for i in range(count) if tvecs[i][2] > 0]
+
+
+def _centres(blobs):
+    return np.array([[b.x, b.y] for b in blobs], dtype=np.float64).reshape(-1, 2)
+
+
+def _nearest_unique(predicted, centres, gate_px):
+    """Give each LED the nearest blob within the gate; a blob serves one LED at most."""
+    distance = np.linalg.norm(predicted[:, None, :] - centres[None, :, :], axis=2)
+    blob_of_led = np.full(predicted.shape[0], -1, dtype=np.intp)
+    for flat in np.argsort(distance, axis=None):
+        led, blob = np.unravel_index(flat, distance.shape)
+        if distance[led, blob] > gate_px:
+            break
+        if blob_of_led[led] < 0 and blob not in blob_of_led:
+            blob_of_led[led] = blob
+    return blob_of_led
+
+
+def _poses_differ(a, b, relative_distance=0.01, angle_deg=1.0):
+    return (np.linalg.norm(a.tvec - b.tvec) > relative_distance * a.range_m
+            or rotation_angle_between(a.rotation, b.rotation) > np.radians(angle_deg))

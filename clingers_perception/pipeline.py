@@ -1,0 +1,280 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One call per frame: decode, detect, identify, solve, track and report."""
+
+from dataclasses import dataclass, field
+import math
+import time
+
+import numpy as np
+
+from clingers_perception.blob_detection import BlobDetector
+from clingers_perception.camera_model import CameraModel, CameraModelError
+from clingers_perception.identification import IdentificationLimits, LedIdentifier
+from clingers_perception.image_decoding import decode_mono, ImageDecodeError
+from clingers_perception.pose_estimation import PoseEstimate, pose_covariance, solve_pose
+from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
+from clingers_perception.range_bands import DEFAULT_BANDS, select_band
+from clingers_perception.tracking import Tracker, TRACKING, TrackingSettings
+from clingers_perception.transforms import rotation_angle_between, rotation_matrix
+
+# Each frame's residuals update the measured centroid noise with this weight.
+NOISE_AVERAGING_WEIGHT = 0.05
+# A frame with more of its pixels this bright has the sun or a lamp in view.
+GLARE_LEVEL = 200
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything a user can tune; the node maps its parameters onto these fields."""
+
+    detector_backend: str = 'threshold'
+    mono16_bits: int = 16
+    max_image_bytes: int = 64 * 1024 * 1024
+    bands: tuple = DEFAULT_BANDS
+    band_hysteresis: float = 0.1
+    identification: IdentificationLimits = IdentificationLimits()
+    tracking: TrackingSettings = TrackingSettings()
+    coplanar_ambiguity_deg: float = 2.0
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced. `pose` is set only when it may be published."""
+
+    stamp_s: float
+    quality: QualityReport
+    pose: PoseEstimate = None
+    covariance: np.ndarray = None
+    blobs: list = field(default_factory=list)
+    blob_of_led: tuple = None
+    reprojected_px: np.ndarray = None
+    timings_ms: dict = field(default_factory=dict)
+
+
+class LedPosePipeline:
+    """The perception pipeline for one camera watching one LED target."""
+
+    def __init__(self, target, settings=PipelineSettings()):
+        """Set up for `target` (an LedTarget); a camera must be set before frames give poses."""
+        self.camera = None
+        self._camera_error = 'no camera_info received yet'
+        self.configure(target, settings)
+
+    def configure(self, target, settings):
+        """Apply a new layout or settings; the track restarts when either changes."""
+        self.target = target
+        self.settings = settings
+        self.detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
+        self.identifier = LedIdentifier(target, settings.identification)
+        self.tracker = Tracker(settings.tracking)
+        self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
+        self._band = settings.bands[0]
+        self._last_stamp = None
+
+    def set_camera(self, model=None, error=None):
+        """Use a new calibration, or record why the last camera_info was refused."""
+        if model is not None and self.camera is not None and \
+                (model.width, model.height) != (self.camera.width, self.camera.height):
+            self.tracker.reset()
+        self.camera, self._camera_error = model, error
+
+    def set_camera_info(self, width, height, distortion_model, d, k, p, rectified=False):
+        """Build the camera model from CameraInfo fields; return the error text or ''."""
+        try:
+            model = CameraModel.from_camera_info(width, height, distortion_model, d, k, p,
+                                                 rectified)
+        except CameraModelError as error:
+            self.set_camera(None, f'camera_info refused: {error}')
+            return str(error)
+        if self.camera is None or not (
+                np.array_equal(model.camera_matrix, self.camera.camera_matrix)
+                and np.array_equal(model.distortion, self.camera.distortion)
+                and model.matches_image(self.camera.width, self.camera.height)):
+            self.set_camera(model)
+        return ''
+
+    def process(self, raw, stamp_s):
+        """Run one frame (a RawImage) stamped `stamp_s` seconds; return its FrameResult."""
+        start = time.perf_counter()
+        timings = {}
+        warnings = list(self._check_stamp(stamp_s))
+        try:
+            decoded = decode_mono(raw, self.settings.max_image_bytes)
+        except ImageDecodeError as error:
+            return self._input_error(stamp_s, f'bad image: {error}', start)
+        warnings.extend(decoded.warnings)
+        if self.camera is None:
+            return self._input_error(stamp_s, self._camera_error, start)
+        image = decoded.pixels
+        if not self.camera.matches_image(image.shape[1], image.shape[0]):
+            return self._input_error(
+                stamp_s, f'camera_info is for {self.camera.width}x{self.camera.height} but the '
+                f'image is {image.shape[1]}x{image.shape[0]}', start)
+        timings['decode'] = _ms(start)
+        result = self._locate(image, stamp_s, timings)
+        if warnings and result.quality.level == OK:
+            result.quality.level = WARN
+        if warnings:
+            result.quality.message = '; '.join([result.quality.message] + warnings)
+        result.quality.processing_ms = _ms(start)
+        result.timings_ms = timings
+        return result
+
+    def _locate(self, image, stamp_s, timings):
+        camera, target = self.camera, self.target
+        prediction = self.tracker.predict(stamp_s)
+        tick = time.perf_counter()
+        identification, blobs, acquired = None, [], False
+        if prediction is not None:
+            self._band = select_band(self.settings.bands, float(np.linalg.norm(prediction[1])),
+                                     self._band, self.settings.band_hysteresis)
+            prior = PoseEstimate(prediction[0], prediction[1], math.nan, None)
+            predicted_px, _ = camera.project_pose(target.positions, *prediction)
+            windows = self.tracker.search_windows(predicted_px, camera.width, camera.height)
+            blobs = self.detector.detect(image, self._band, windows)
+            timings['detect'] = _ms(tick)
+            identification = self.identifier.match_predicted(
+                camera, blobs, predicted_px, self.settings.tracking.window_margin_px,
+                self._band, prior)
+            if identification.match is None:
+                # The windows missed (fast motion, a smear outgrowing its window): whole frame.
+                blobs = self.detector.detect(image, self._band)
+                identification = self.identifier.match_predicted(
+                    camera, blobs, predicted_px, 4 * self.settings.tracking.window_margin_px,
+                    self._band, prior)
+            timings['identify'] = _ms(tick) - timings['detect']
+        else:
+            prior = None
+            for band in self._acquisition_order():
+                tick = time.perf_counter()
+                blobs = self.detector.detect(image, band)
+                timings['detect'] = timings.get('detect', 0.0) + _ms(tick)
+                tick = time.perf_counter()
+                identification = self.identifier.acquire(camera, blobs, band)
+                timings['identify'] = timings.get('identify', 0.0) + _ms(tick)
+                self._band = band
+                if identification.match is not None:
+                    break
+            acquired = True
+        tick = time.perf_counter()
+        pose, reason = None, identification.reason
+        if identification.match is not None:
+            pose, reason = self._solve(blobs, identification.match, prior)
+        timings['pose'] = _ms(tick)
+        boxes = None
+        if pose is not None:
+            boxes = [blobs[i].bbox if i >= 0 else None
+                     for i in identification.match.blob_of_led]
+        publish = self.tracker.update(stamp_s, pose, boxes, acquired)
+        if pose is not None and not publish:
+            reason = 'acquired, confirming on the next frame before publishing'
+        return self._report(stamp_s, image, blobs, identification, pose if publish else None,
+                            reason, timings)
+
+    def _acquisition_order(self):
+        bands = list(self.settings.bands)
+        last = self.tracker.last_pose
+        if last is not None:
+            self._band = select_band(bands, float(np.linalg.norm(last.tvec)))
+        return [self._band] + [b for b in bands if b.name != self._band.name]
+
+    def _solve(self, blobs, match, prior):
+        seen = [i for i, b in enumerate(match.blob_of_led) if b >= 0]
+        object_points = self.target.positions[seen]
+        image_points = np.array([[blobs[match.blob_of_led[i]].x, blobs[match.blob_of_led[i]].y]
+                                 for i in seen])
+        reference = prior if prior is not None else match.pose
+        candidates = solve_pose(self.camera, object_points, image_points, self.target.coplanar,
+                                (reference.rvec, reference.tvec))
+        limit = self._band.max_reprojection_rms_px
+        fitting = [c for c in candidates if c.rms_px <= limit]
+        if not fitting:
+            return None, 'pose refinement left residuals above the band limit'
+        best = fitting[0]
+        rivals = [c for c in fitting[1:] if rotation_angle_between(c.rotation, best.rotation)
+                  > np.radians(self.settings.coplanar_ambiguity_deg)]
+        if rivals:
+            if prior is None:
+                return None, 'coplanar pose ambiguity: two mirror poses fit, no track to choose'
+            predicted = rotation_matrix(prior.rvec)
+            best = min([best] + rivals,
+                       key=lambda c: rotation_angle_between(c.rotation, predicted))
+        return best, ''
+
+    def _report(self, stamp_s, image, blobs, identification, pose, reason, timings):
+        settings, target = self.settings, self.target
+        match = identification.match
+        matched = match.matched if match is not None else 0
+        quality = QualityReport(
+            level=OK, message='', state=self.tracker.state, leds_expected=target.count,
+            leds_detected=len(blobs), leds_matched=matched,
+            detector_profile=f'{self._band.name}/{settings.detector_backend}')
+        result = FrameResult(stamp_s, quality, blobs=blobs)
+        if pose is None:
+            quality.level = WARN
+            quality.message = reason or 'no pose'
+            if not blobs and float(image.mean()) < 1.0:
+                quality.message += '; the frame is black (lens cap, exposure or camera fault?)'
+            elif float(np.count_nonzero(image >= GLARE_LEVEL)) > 0.2 * image.size:
+                quality.message += '; most of the frame is saturated (sun or lamp in view?)'
+            if match is not None:
+                quality.reprojection_rms_px = match.pose.rms_px
+            return result
+        tick = time.perf_counter()
+        seen = [i for i, b in enumerate(match.blob_of_led) if b >= 0]
+        noise_px = self._update_noise(pose, len(seen))
+        covariance = pose_covariance(self.camera, target.positions[seen], pose, noise_px)
+        timings['covariance'] = _ms(tick)
+        result.pose, result.covariance, result.blob_of_led = pose, covariance, match.blob_of_led
+        result.reprojected_px, _ = self.camera.project_pose(target.positions, pose.rvec,
+                                                             pose.tvec)
+        quality.reprojection_rms_px = pose.rms_px
+        quality.range_m = pose.range_m
+        quality.confidence = fit_confidence(pose.residuals_px, noise_px, len(seen), target.count)
+        quality.extra['centroid_noise_px'] = f'{noise_px:.3f}'
+        quality.message = f'{self.tracker.state.lower()} {len(seen)}/{target.count} LEDs at ' \
+            f'{pose.range_m:.3f} m'
+        return result
+
+    def _update_noise(self, pose, matched):
+        """Measure centroid noise from the residuals: the covariance is scaled by it."""
+        dof = 2 * matched - 6
+        name = self._band.name
+        if dof > 0:
+            sample = float(np.sum(pose.residuals_px ** 2)) / dof
+            self._noise_var[name] += NOISE_AVERAGING_WEIGHT * (sample - self._noise_var[name])
+        configured = next(b for b in self.settings.bands if b.name == name).centroid_noise_px
+        return math.sqrt(max(self._noise_var[name], (0.5 * configured) ** 2))
+
+    def _check_stamp(self, stamp_s):
+        previous, self._last_stamp = self._last_stamp, stamp_s
+        if previous is None or stamp_s > previous:
+            return ()
+        if stamp_s == previous:
+            return ('stamp repeats the previous frame',)
+        self.tracker.reset()
+        return (f'stamp went back {previous - stamp_s:.3f} s: track restarted',)
+
+    def _input_error(self, stamp_s, message, start):
+        self.tracker.update(stamp_s, None, None, False)
+        quality = QualityReport(level=ERROR, message=message, state=self.tracker.state,
+                                leds_expected=self.target.count, processing_ms=_ms(start))
+        return FrameResult(stamp_s, quality)
+
+
+def _ms(start):
+    return 1000.0 * (time.perf_counter() - start)
+

@@ -1,0 +1,131 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Pose of the LED target from matched LED pixels: PnP, refinement, ambiguity and covariance."""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from clingers_perception.transforms import rotation_angle_between, rotation_matrix
+
+
+@dataclass(frozen=True)
+class PoseEstimate:
+    """Pose of the target in the camera frame, p_cam = rotation @ p_target + translation."""
+
+    rvec: np.ndarray
+    tvec: np.ndarray
+    rms_px: float
+    residuals_px: np.ndarray
+
+    @property
+    def rotation(self):
+        """Return the 3x3 rotation matrix."""
+        return rotation_matrix(self.rvec)
+
+    @property
+    def range_m(self):
+        """Return the distance from the optical centre to the target origin."""
+        return float(np.linalg.norm(self.tvec))
+
+
+def refine(camera, object_points, image_points, rvec, tvec):
+    """Levenberg-Marquardt refinement of a pose on all matched points; returns a PoseEstimate."""
+    obj = np.ascontiguousarray(object_points, dtype=np.float64).reshape(-1, 3)
+    img = np.ascontiguousarray(image_points, dtype=np.float64).reshape(-1, 2)
+    rvec = np.array(rvec, dtype=np.float64).reshape(3, 1)
+    tvec = np.array(tvec, dtype=np.float64).reshape(3, 1)
+    rvec, tvec = cv2.solvePnPRefineLM(obj, img, camera.camera_matrix, camera.distortion,
+                                      rvec, tvec)
+    return evaluate(camera, obj, img, rvec, tvec)
+
+
+def evaluate(camera, object_points, image_points, rvec, tvec):
+    """Return the PoseEstimate of a given pose with its reprojection residuals."""
+    projected, _ = camera.project_pose(object_points, rvec, tvec)
+    residuals = np.linalg.norm(projected - np.asarray(image_points).reshape(-1, 2), axis=1)
+    return PoseEstimate(np.asarray(rvec, np.float64).reshape(3),
+                        np.asarray(tvec, np.float64).reshape(3),
+                        float(np.sqrt(np.mean(residuals ** 2))), residuals)
+
+
+def solve_pose(camera, object_points, image_points, coplanar, prior=None):
+    """Solve PnP for matched points; return the candidate poses, best first.
+
+    A non-coplanar layout has one solution (SQPnP, refined). A coplanar one has two, mirror
+    images of each other about the line of sight (IPPE); both are returned, refined, so that
+    the caller can decide between them. With a prior (the tracker's prediction) the prior is
+    refined as well, which keeps the branch the tracker is on.
+    """
+    obj = np.ascontiguousarray(object_points, dtype=np.float64).reshape(-1, 3)
+    img = np.ascontiguousarray(image_points, dtype=np.float64).reshape(-1, 1, 2)
+    starts = []
+    if coplanar:
+        _, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj, img, camera.camera_matrix,
+                                                 camera.distortion, flags=cv2.SOLVEPNP_IPPE)
+        starts.extend(zip(rvecs, tvecs))
+    else:
+        ok, rvec, tvec = cv2.solvePnP(obj, img, camera.camera_matrix, camera.distortion,
+                                      flags=cv2.SOLVEPNP_SQPNP)
+        if ok:
+            starts.append((rvec, tvec))
+    if prior is not None:
+        starts.append(prior)
+    estimates = [refine(camera, obj, img, r, t) for r, t in starts]
+    estimates = [e for e in estimates if np.all(np.isfinite(e.tvec)) and e.tvec[2] > 0.0]
+    estimates.sort(key=lambda e: e.rms_px)
+    return _distinct(estimates)
+
+
+def _distinct(estimates, angle_rad=np.radians(0.5), relative_distance=1e-3):
+    kept = []
+    for estimate in estimates:
+        if not any(rotation_angle_between(estimate.rotation, k.rotation) < angle_rad
+                   and np.linalg.norm(estimate.tvec - k.tvec) < relative_distance * k.range_m
+                   for k in kept):
+            kept.append(estimate)
+    return kept
+
+
+def pose_jacobian(camera, object_points, estimate):
+    """Return d(pixels)/d(x, y, z, rotX, rotY, rotZ), 2N x 6, for rotations about camera axes.
+
+    The rotation part is a small rotation applied on the left, R' = exp([w]x) R, which is the
+    parametrisation of the covariance published with the pose.
+    """
+    points_camera = (estimate.rotation @ np.asarray(object_points, np.float64).T).T
+    # The Jacobian of a projection w.r.t. its translation is d(pixel)/d(camera point).
+    _, jacobian = camera.project_pose(points_camera + estimate.tvec, np.zeros(3), np.zeros(3))
+    d_pixel_d_point = jacobian[:, 3:6].reshape(-1, 2, 3)
+    skew = np.zeros((points_camera.shape[0], 3, 3))
+    skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = \
+        -points_camera[:, 2], points_camera[:, 1], -points_camera[:, 0]
+    skew -= skew.transpose(0, 2, 1)
+    d_pixel_d_rotation = -d_pixel_d_point @ skew
+    return np.concatenate([d_pixel_d_point, d_pixel_d_rotation], axis=2).reshape(-1, 6)
+
+
+def pose_covariance(camera, object_points, estimate, centroid_noise_px):
+    """Return the 6x6 covariance of (x, y, z, rotX, rotY, rotZ) for isotropic pixel noise."""
+    jacobian = pose_jacobian(camera, object_points, estimate)
+    information = jacobian.T @ jacobian / centroid_noise_px ** 2
+    return np.linalg.pinv(information)
+
+
+def facing_cosine(estimate):
+    """Return the cosine between the target's +z axis and the direction to the camera."""
+    to_camera = -estimate.tvec / np.linalg.norm(estimate.tvec)
+    return float(estimate.rotation[:, 2] @ to_camera)

@@ -1,0 +1,83 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The detection-quality report published for every input frame."""
+
+from dataclasses import dataclass, field
+import math
+
+OK = 0
+WARN = 1
+ERROR = 2
+LEVEL_NAMES = {OK: 'OK', WARN: 'WARN', ERROR: 'ERROR'}
+
+
+@dataclass
+class QualityReport:
+    """Level, a message a person can act on, and the values of the interface contract."""
+
+    level: int
+    message: str
+    state: str
+    leds_expected: int
+    leds_detected: float = math.nan
+    leds_matched: float = math.nan
+    reprojection_rms_px: float = math.nan
+    confidence: float = 0.0
+    range_m: float = math.nan
+    detector_profile: str = 'nan'
+    processing_ms: float = math.nan
+    extra: dict = field(default_factory=dict)
+
+    def key_values(self):
+        """Return (key, text) pairs; a value this frame does not have reads 'nan'."""
+        values = [
+            ('state', self.state),
+            ('leds_expected', _text(self.leds_expected)),
+            ('leds_detected', _text(self.leds_detected)),
+            ('leds_matched', _text(self.leds_matched)),
+            ('reprojection_rms_px', _text(self.reprojection_rms_px, 3)),
+            ('confidence', _text(self.confidence, 3)),
+            ('range_m', _text(self.range_m, 4)),
+            ('detector_profile', self.detector_profile),
+            ('processing_ms', _text(self.processing_ms, 3)),
+        ]
+        values.extend((key, str(value)) for key, value in self.extra.items())
+        return values
+
+
+def _text(value, digits=None):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return 'nan'
+    if isinstance(value, float) and float(value).is_integer() and digits is None:
+        return str(int(value))
+    return f'{value:.{digits}f}' if digits is not None else str(value)
+
+
+def fit_confidence(residuals_px, noise_px, matched, expected):
+    """Return a 0..1 confidence: the chance of residuals this large, times the LED coverage.
+
+    The chance is the chi-square survival function of the normalised squared residuals with
+    2M - 6 degrees of freedom (M matched LEDs), which is even, so it has a closed form.
+    """
+    dof = 2 * matched - 6
+    coverage = matched / expected
+    if dof <= 0:
+        return coverage * 0.5
+    half_chi2 = 0.5 * float(sum(r * r for r in residuals_px)) / noise_px ** 2
+    term, total = 1.0, 1.0
+    for k in range(1, dof // 2):
+        term *= half_chi2 / k
+        total += term
+    return coverage * min(1.0, math.exp(-half_chi2) * total)
