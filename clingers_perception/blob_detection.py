@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Find LED spots and place each LED inside its spot, with one of two detector back-ends.
+"""
+Find LED spots and place each LED inside its spot, with one of two detector back-ends.
 
 `simple_blob` is OpenCV's SimpleBlobDetector, as in the prototype; `threshold` binarises once and
 labels connected components, which gives the same blobs for a fraction of the cost. Both apply the
@@ -24,10 +25,10 @@ its centroid is not the LED.
 
 from dataclasses import dataclass
 
+from clingers_perception.image_decoding import to_8bit
 import cv2
 import numpy as np
 
-from clingers_perception.image_decoding import to_8bit
 
 BACKENDS = ('threshold', 'simple_blob')
 # Beyond this many components a frame is glare or noise, not LEDs; the largest are kept.

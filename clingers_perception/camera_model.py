@@ -29,7 +29,8 @@ class CameraModelError(ValueError):
 
 @dataclass(frozen=True)
 class CameraModel:
-    """Pinhole camera with OpenCV distortion, in pixels of the image the detector sees.
+    """
+    Pinhole camera with OpenCV distortion, in pixels of the image the detector sees.
 
     `camera_matrix` and `distortion` describe the image exactly as it arrives: K and D for a raw
     image, P[:3, :3] with zero distortion for a rectified one.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Which blob is which LED, when reflections, glints and hot pixels add spots of their own.
+"""
+Which blob is which LED, when reflections, glints and hot pixels add spots of their own.
 
 While tracking, each LED takes the blob nearest its predicted position. To acquire, every
 ordered triple of candidate blobs is tried as three chosen LEDs (the base triangle): a
@@ -26,11 +27,10 @@ well: a wrong assignment gives a wrong pose, so ambiguity is reported, never res
 from dataclasses import dataclass
 import itertools
 
-import cv2
-import numpy as np
-
 from clingers_perception.pose_estimation import evaluate, facing_cosine, refine
 from clingers_perception.transforms import rotation_angle_between
+import cv2
+import numpy as np
 
 
 @dataclass(frozen=True)

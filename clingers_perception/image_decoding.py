@@ -59,7 +59,8 @@ class DecodedImage:
 
 
 def decode_mono(raw, max_bytes):
-    """Return the frame as a 2-D uint8 or uint16 array; raise ImageDecodeError naming the fault.
+    """
+    Return the frame as a 2-D uint8 or uint16 array; raise ImageDecodeError naming the fault.
 
     Rows are read through `step`, so padded rows need no copy. Nothing past the bytes received
     is read, and a frame declaring more than `max_bytes` is refused before any allocation.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The node's parameters: names, defaults, descriptions, ranges, and their validation.
+"""
+The node's parameters: names, defaults, descriptions, ranges, and their validation.
 
 Pure Python so that the parameter file and launch files can be checked against it in tests,
 and so that the validation the node runs when a parameter is set is tested without ROS.

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 import math
 import time
 
-import numpy as np
-
 from clingers_perception.blob_detection import BlobDetector
 from clingers_perception.camera_model import CameraModel, CameraModelError
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError
-from clingers_perception.pose_estimation import PoseEstimate, pose_covariance, solve_pose
+from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
 from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
 from clingers_perception.range_bands import DEFAULT_BANDS, select_band
-from clingers_perception.tracking import Tracker, TRACKING, TrackingSettings
+from clingers_perception.tracking import Tracker, TrackingSettings
 from clingers_perception.transforms import rotation_angle_between, rotation_matrix
+import numpy as np
+
 
 # Each frame's residuals update the measured centroid noise with this weight.
 NOISE_AVERAGING_WEIGHT = 0.05
@@ -83,6 +83,8 @@ class LedPosePipeline:
         self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
         self._band = settings.bands[0]
         self._last_stamp = None
+        # Range of the last published pose: where an acquisition search starts.
+        self._last_range_m = None
 
     def set_camera(self, model=None, error=None):
         """Use a new calibration, or record why the last camera_info was refused."""
@@ -186,10 +188,9 @@ class LedPosePipeline:
 
     def _acquisition_order(self):
         bands = list(self.settings.bands)
-        last = self.tracker.last_pose
-        if last is not None:
-            self._band = select_band(bands, float(np.linalg.norm(last.tvec)))
-        return [self._band] + [b for b in bands if b.name != self._band.name]
+        first = bands[0] if self._last_range_m is None else \
+            select_band(bands, self._last_range_m)
+        return [first] + [b for b in bands if b.name != first.name]
 
     def _solve(self, blobs, match, prior):
         seen = [i for i, b in enumerate(match.blob_of_led) if b >= 0]
@@ -239,8 +240,9 @@ class LedPosePipeline:
         covariance = pose_covariance(self.camera, target.positions[seen], pose, noise_px)
         timings['covariance'] = _ms(tick)
         result.pose, result.covariance, result.blob_of_led = pose, covariance, match.blob_of_led
-        result.reprojected_px, _ = self.camera.project_pose(target.positions, pose.rvec,
-                                                             pose.tvec)
+        self._last_range_m = pose.range_m
+        result.reprojected_px, _ = self.camera.project_pose(
+            target.positions, pose.rvec, pose.tvec)
         quality.reprojection_rms_px = pose.rms_px
         quality.range_m = pose.range_m
         quality.confidence = fit_confidence(pose.residuals_px, noise_px, len(seen), target.count)
@@ -277,4 +279,3 @@ class LedPosePipeline:
 
 def _ms(start):
     return 1000.0 * (time.perf_counter() - start)
-

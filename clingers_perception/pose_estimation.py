@@ -16,10 +16,9 @@
 
 from dataclasses import dataclass
 
+from clingers_perception.transforms import rotation_angle_between, rotation_matrix
 import cv2
 import numpy as np
-
-from clingers_perception.transforms import rotation_angle_between, rotation_matrix
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,8 @@ def evaluate(camera, object_points, image_points, rvec, tvec):
 
 
 def solve_pose(camera, object_points, image_points, coplanar, prior=None):
-    """Solve PnP for matched points; return the candidate poses, best first.
+    """
+    Solve PnP for matched points; return the candidate poses, best first.
 
     A non-coplanar layout has one solution (SQPnP, refined). A coplanar one has two, mirror
     images of each other about the line of sight (IPPE); both are returned, refined, so that
@@ -101,7 +101,8 @@ def _distinct(estimates, angle_rad=np.radians(0.5), relative_distance=1e-3):
 
 
 def pose_jacobian(camera, object_points, estimate):
-    """Return d(pixels)/d(x, y, z, rotX, rotY, rotZ), 2N x 6, for rotations about camera axes.
+    """
+    Return d(pixels)/d(x, y, z, rotX, rotY, rotZ), 2N x 6, for rotations about camera axes.
 
     The rotation part is a small rotation applied on the left, R' = exp([w]x) R, which is the
     parametrisation of the covariance published with the pose.

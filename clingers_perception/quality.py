@@ -66,7 +66,8 @@ def _text(value, digits=None):
 
 
 def fit_confidence(residuals_px, noise_px, matched, expected):
-    """Return a 0..1 confidence: the chance of residuals this large, times the LED coverage.
+    """
+    Return a 0..1 confidence: the chance of residuals this large, times the LED coverage.
 
     The chance is the chi-square survival function of the normalised squared residuals with
     2M - 6 degrees of freedom (M matched LEDs), which is even, so it has a closed form.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Detector constraints that adapt as docking progresses, one set per range band.
+"""
+Detector constraints that adapt as docking progresses, one set per range band.
 
 Far away an LED is a small, round, unsaturated spot; close in, fixed exposure saturates it and
 lens flare and blooming stretch it into a long rectangular smear. One fixed set of blob
@@ -51,7 +52,7 @@ DEFAULT_BANDS = (
                  min_area_px=2.0, max_area_px=600.0, min_circularity=0.5,
                  min_inertia_ratio=0.3, min_convexity=0.8, locate_core=False,
                  centroid_noise_px=0.05, max_reprojection_rms_px=1.0),
-    DetectorBand('mid', 0.45, threshold_min=60, threshold_max=250, threshold_step=20,
+    DetectorBand('mid', 0.6, threshold_min=60, threshold_max=250, threshold_step=20,
                  min_area_px=6.0, max_area_px=20000.0, min_circularity=0.4,
                  min_inertia_ratio=0.2, min_convexity=0.7, locate_core=False,
                  centroid_noise_px=0.1, max_reprojection_rms_px=2.0),
@@ -95,7 +96,8 @@ def with_field(bands, band_name, field_name, value):
 
 
 def select_band(bands, range_m, current=None, hysteresis=0.1):
-    """Return the band for `range_m`; stay in `current` until the range leaves it by a margin.
+    """
+    Return the band for `range_m`; stay in `current` until the range leaves it by a margin.
 
     The margin (a fraction of the limit) keeps the detector from flickering between two
     constraint sets when the range hovers at a band limit.

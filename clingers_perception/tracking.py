@@ -16,11 +16,11 @@
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from clingers_perception.blob_detection import Window
 from clingers_perception.transforms import (rotation_angle_between, rotation_matrix,
-                                             rotation_vector)
+                                            rotation_vector)
+import numpy as np
+
 
 ACQUIRING = 'ACQUIRING'
 TRACKING = 'TRACKING'
@@ -100,7 +100,8 @@ class Tracker:
         return windows
 
     def update(self, stamp_s, pose, boxes, acquired):
-        """Take a verified pose (or None); return True when it may be published.
+        """
+        Take a verified pose (or None); return True when it may be published.
 
         A pose found by a fresh acquisition search is published only once `confirm_frames`
         consecutive frames give consistent poses: a chance alignment of distractor spots does

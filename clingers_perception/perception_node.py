@@ -1,0 +1,144 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""perception_node: IR frames in; target pose, range and detection quality out."""
+
+from clingers_perception.parameters import build_config, PARAMETER_SPECS
+from clingers_perception.pipeline import LedPosePipeline
+from clingers_perception.quality import ERROR, QualityReport
+from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
+                                                 range_message, raw_image, stamp_seconds)
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseWithCovarianceStamped
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image, Range
+
+
+# Results are small and each one matters to guidance: reliable, a short queue.
+RESULT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class PerceptionNode(Node):
+    """Thin ROS glue around LedPosePipeline."""
+
+    def __init__(self, **kwargs):
+        """Declare parameters, build the pipeline, and connect topics."""
+        super().__init__('clingers_perception', **kwargs)
+        for spec in PARAMETER_SPECS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self._config = build_config(self._parameter_values())
+        self._pipeline = LedPosePipeline(self._config.target, self._config.settings)
+        self._reconfigure = False
+        self._camera_info_error = None
+        self.frames_in = 0
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, 'target_pose',
+                                               RESULT_QOS)
+        self._range_pub = self.create_publisher(Range, 'target_range', RESULT_QOS)
+        self._quality_pub = self.create_publisher(DiagnosticArray, 'detection_quality',
+                                                  RESULT_QOS)
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                 qos_profile_sensor_data, qos_overriding_options=overrides)
+        self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data,
+                                 qos_overriding_options=overrides)
+        self.get_logger().info(
+            f'watching {self._config.target.count} LEDs '
+            f"({'coplanar' if self._config.target.coplanar else 'non-coplanar'} layout) with "
+            f'the {self._config.settings.detector_backend} detector')
+
+    def _parameter_values(self, overrides=()):
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETER_SPECS}
+        values.update((p.name, p.value) for p in overrides)
+        return values
+
+    def _validate_parameters(self, parameters):
+        # Validation only: the new values are applied on the next frame, once they are set.
+        try:
+            build_config(self._parameter_values(parameters))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self._reconfigure = True
+        return SetParametersResult(successful=True)
+
+    def _on_camera_info(self, msg):
+        error = self._pipeline.set_camera_info(
+            msg.width, msg.height, msg.distortion_model, msg.d, msg.k, msg.p,
+            self._config.image_is_rectified)
+        if error and error != self._camera_info_error:
+            self.get_logger().error(f'camera_info refused: {error}')
+        self._camera_info_error = error
+
+    def _on_image(self, msg):
+        self.frames_in += 1
+        if self._reconfigure:
+            self._reconfigure = False
+            self._config = build_config(self._parameter_values())
+            self._pipeline.configure(self._config.target, self._config.settings)
+        try:
+            result = self._pipeline.process(raw_image(msg), stamp_seconds(msg.header.stamp))
+            quality = result.quality
+        except Exception as error:  # noqa: B902 - one bad frame must not stop the node
+            result = None
+            quality = QualityReport(level=ERROR, message=f'internal error: {error!r}',
+                                    state=self._pipeline.tracker.state,
+                                    leds_expected=self._config.target.count)
+        if result is not None and result.pose is not None:
+            self._pose_pub.publish(pose_message(msg.header, result.pose, result.covariance))
+            limits = self._config.settings.identification
+            self._range_pub.publish(range_message(
+                msg.header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
+                limits.min_range_m, limits.max_range_m))
+        quality.extra['frames_received'] = self.frames_in
+        self._quality_pub.publish(diagnostic_message(
+            msg.header, f'{self.get_name()}: LED detection', msg.header.frame_id, quality))
+
+
+def _descriptor(spec):
+    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices is not None:
+        descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if spec.low is not None and isinstance(spec.default, float):
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif spec.low is not None and isinstance(spec.default, int) \
+            and not isinstance(spec.default, bool):
+        descriptor.integer_range = [
+            IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    return descriptor
+
+
+def main(args=None):
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

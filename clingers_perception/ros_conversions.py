@@ -1,0 +1,74 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Conversions between ROS messages and the pure pipeline's types; no node logic here."""
+
+from clingers_perception.image_decoding import RawImage
+from clingers_perception.transforms import quaternion_from_matrix
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseWithCovarianceStamped
+from sensor_msgs.msg import Range
+
+
+_LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
+
+
+def raw_image(msg):
+    """Return the RawImage view of a sensor_msgs/Image, without copying its data."""
+    return RawImage(msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian),
+                    msg.data)
+
+
+def stamp_seconds(stamp):
+    """Return a builtin_interfaces/Time as float seconds."""
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def pose_message(header, pose, covariance):
+    """Return a PoseWithCovarianceStamped of the target in the camera frame."""
+    msg = PoseWithCovarianceStamped()
+    msg.header = header
+    msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = \
+        (float(v) for v in pose.tvec)
+    q = quaternion_from_matrix(pose.rotation)
+    orientation = msg.pose.pose.orientation
+    orientation.x, orientation.y, orientation.z, orientation.w = (float(v) for v in q)
+    msg.pose.covariance = [float(v) for v in covariance.reshape(36)]
+    return msg
+
+
+def range_message(header, range_m, field_of_view_rad, min_range_m, max_range_m):
+    """Return a sensor_msgs/Range for the distance to the target origin."""
+    msg = Range()
+    msg.header = header
+    msg.radiation_type = Range.INFRARED
+    msg.field_of_view = float(field_of_view_rad)
+    msg.min_range = float(min_range_m)
+    msg.max_range = float(max_range_m)
+    msg.range = float(range_m)
+    return msg
+
+
+def diagnostic_message(header, name, hardware_id, quality):
+    """Return a DiagnosticArray holding the one status of a QualityReport."""
+    status = DiagnosticStatus()
+    status.level = _LEVELS[quality.level]
+    status.name = name
+    status.message = quality.message
+    status.hardware_id = hardware_id
+    status.values = [KeyValue(key=key, value=value) for key, value in quality.key_values()]
+    msg = DiagnosticArray()
+    msg.header = header
+    msg.status = [status]
+    return msg
