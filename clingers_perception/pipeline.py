@@ -193,13 +193,17 @@ class LedPosePipeline:
         return [first] + [b for b in bands if b.name != first.name]
 
     def _solve(self, blobs, match, prior):
-        seen = [i for i, b in enumerate(match.blob_of_led) if b >= 0]
-        object_points = self.target.positions[seen]
-        image_points = np.array([[blobs[match.blob_of_led[i]].x, blobs[match.blob_of_led[i]].y]
-                                 for i in seen])
-        reference = prior if prior is not None else match.pose
-        candidates = solve_pose(self.camera, object_points, image_points, self.target.coplanar,
-                                (reference.rvec, reference.tvec))
+        if not self.target.coplanar:
+            # Identification refined this pose on every matched LED; a non-coplanar layout has
+            # one minimum, so solving again would find the same pose.
+            candidates = [match.pose]
+        else:
+            seen = [i for i, b in enumerate(match.blob_of_led) if b >= 0]
+            image_points = np.array([[blobs[match.blob_of_led[i]].x,
+                                      blobs[match.blob_of_led[i]].y] for i in seen])
+            reference = prior if prior is not None else match.pose
+            candidates = solve_pose(self.camera, self.target.positions[seen], image_points,
+                                    True, (reference.rvec, reference.tvec))
         limit = self._band.max_reprojection_rms_px
         fitting = [c for c in candidates if c.rms_px <= limit]
         if not fitting:
