@@ -37,6 +37,7 @@ MAX_COMPONENTS = 256
 SATURATION_LEVEL = 250
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
 CORE_DEPTH_FRACTION = 0.9
+_RIM_KERNEL = np.ones((5, 5), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,24 @@ def _simple_blob_params(band):
 
 def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
     _, binary = cv2.threshold(roi, band.threshold_min, 255, cv2.THRESH_BINARY)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.flatnonzero((areas >= band.min_area_px) & (areas <= band.max_area_px)) + 1
-    if keep.size > MAX_COMPONENTS:
-        keep = keep[np.argsort(areas[keep - 1])[::-1][:MAX_COMPONENTS]]
+    # Outer contours locate the components for a fraction of the cost of labelling the whole
+    # frame with statistics; each component is then labelled in its own small box.
+    contours = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2]
+    boxes = [cv2.boundingRect(c) + (c[0, 0, 0], c[0, 0, 1]) for c in contours]
+    # A component covers at most its bounding box: smaller boxes cannot pass min_area_px.
+    boxes = [b for b in boxes if b[2] * b[3] >= band.min_area_px]
+    if len(boxes) > MAX_COMPONENTS:
+        boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[:MAX_COMPONENTS]
     blobs = []
-    for label in keep:
-        left, top, w, h, area = stats[label]
+    for left, top, w, h, seed_x, seed_y in boxes:
         box = Window(max(0, left - 2), max(0, top - 2),
                      min(roi.shape[1], left + w + 2), min(roi.shape[0], top + h + 2))
-        mask = (labels[box.y0:box.y1, box.x0:box.x1] == label).astype(np.uint8)
+        _, labels = cv2.connectedComponents(binary[box.y0:box.y1, box.x0:box.x1],
+                                            connectivity=8)
+        mask = (labels == labels[seed_y - box.y0, seed_x - box.x0]).astype(np.uint8)
+        area = int(cv2.countNonZero(mask))
+        if not band.min_area_px <= area <= band.max_area_px:
+            continue
         crop = roi[box.y0:box.y1, box.x0:box.x1]
         elongation = _elongation(mask)
         if shape_filters and not _passes_shape_filters(mask, area, elongation, band):
@@ -210,18 +218,17 @@ def _passes_shape_filters(mask, area, elongation, band):
 
 def _weighted_centroid(crop, mask):
     # Include a two-pixel rim: the spot's flanks below threshold carry most of the sub-pixel
-    # information, and the rim's median is the local background.
-    support = cv2.dilate(mask, np.ones((5, 5), np.uint8))
-    rim = crop[(support > 0) & (mask == 0)]
-    background = float(np.median(rim)) if rim.size else 0.0
-    weights = np.where(support > 0, crop.astype(np.float32) - background, 0.0)
+    # information, and the rim's mean is the local background.
+    support = cv2.dilate(mask, _RIM_KERNEL)
+    rim = crop[support > mask]
+    weights = crop.astype(np.float32)
+    weights -= float(rim.mean()) if rim.size else 0.0
     np.maximum(weights, 0.0, out=weights)
-    total = float(weights.sum())
-    if total <= 0.0:
-        ys, xs = np.nonzero(mask)
-        return float(xs.mean()), float(ys.mean())
-    ys, xs = np.indices(crop.shape, dtype=np.float32)
-    return float((weights * xs).sum() / total), float((weights * ys).sum() / total)
+    weights *= support
+    moments = cv2.moments(weights)
+    if moments['m00'] <= 0.0:
+        moments = cv2.moments(mask, binaryImage=True)
+    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
 
 
 def _core_position(crop, mask):
@@ -232,9 +239,8 @@ def _core_position(crop, mask):
     depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     weights = depth - CORE_DEPTH_FRACTION * float(depth.max())
     np.maximum(weights, 0.0, out=weights)
-    ys, xs = np.indices(crop.shape, dtype=np.float32)
-    total = float(weights.sum())
-    return float((weights * xs).sum() / total), float((weights * ys).sum() / total)
+    moments = cv2.moments(weights)
+    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
 
 
 def _duplicate(blob, blobs):

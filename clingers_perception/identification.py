@@ -27,7 +27,7 @@ well: a wrong assignment gives a wrong pose, so ambiguity is reported, never res
 from dataclasses import dataclass
 import itertools
 
-from clingers_perception.pose_estimation import evaluate, facing_cosine, refine
+from clingers_perception.pose_estimation import facing_cosine, refine
 from clingers_perception.transforms import rotation_angle_between
 import cv2
 import numpy as np
@@ -44,6 +44,14 @@ class Match:
     def matched(self):
         """Return how many LEDs have a blob."""
         return sum(1 for i in self.blob_of_led if i >= 0)
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """A starting pose for refinement."""
+
+    rvec: np.ndarray
+    tvec: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,8 @@ class LedIdentifier:
         centres = _centres(blobs)
         if centres.shape[0] == 0:
             return Identification(None, 'no spots near the predicted LED positions', 0)
-        blob_of_led = _nearest_unique(predicted_px, centres, gate_px)
+        distance = np.linalg.norm(predicted_px[:, None, :] - centres[None, :, :], axis=2)
+        blob_of_led = _nearest_unique(distance, gate_px)
         match, reason = self._verify(camera, centres, blob_of_led, band, prior)
         return Identification(match, reason, 1)
 
@@ -118,14 +127,17 @@ class LedIdentifier:
         for triple in triples:
             for rvec, tvec in _p3p(camera, self.target.positions[list(self.base)],
                                    centres[list(triple)]):
-                first_guess = evaluate(camera, self.target.positions[list(self.base)],
-                                       centres[list(triple)], rvec, tvec)
                 projected, _ = camera.project_pose(self.target.positions, rvec, tvec)
-                blob_of_led = _nearest_unique(projected, centres,
-                                              3.0 * band.max_reprojection_rms_px)
+                distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
+                gate = 3.0 * band.max_reprojection_rms_px
+                # Most solutions predict the other LEDs where no spot is: skip them cheaply.
+                if np.count_nonzero(distance.min(axis=1) <= gate) < self.min_leds:
+                    continue
+                blob_of_led = _nearest_unique(distance, gate)
                 for led, blob in zip(self.base, triple):
                     blob_of_led[led] = blob
-                match, _ = self._verify(camera, centres, blob_of_led, band, first_guess)
+                match, _ = self._verify(camera, centres, blob_of_led, band,
+                                        _Pose(rvec.reshape(3), tvec.reshape(3)))
                 if match is not None:
                     best = accepted.get(match.blob_of_led)
                     if best is None or match.pose.rms_px < best.pose.rms_px:
@@ -136,8 +148,12 @@ class LedIdentifier:
                 f'fits within {band.max_reprojection_rms_px:g} px', len(triples))
         ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
         best = ranked[0]
+        # A rival counts only if it fits about as well as the best: a residual several noise
+        # levels larger is a misfit even when it is inside the band's gate.
+        rival_limit = 3.0 * best.pose.rms_px + 3.0 * band.centroid_noise_px
         for other in ranked[1:]:
-            if other.matched == best.matched and _poses_differ(best.pose, other.pose):
+            if other.matched == best.matched and other.pose.rms_px <= rival_limit \
+                    and _poses_differ(best.pose, other.pose):
                 return Identification(
                     None, f'ambiguous: {len(ranked)} different LED assignments fit '
                     f'(rms {best.pose.rms_px:.2f} and {other.pose.rms_px:.2f} px)', len(triples))
@@ -236,10 +252,9 @@ def _centres(blobs):
     return np.array([[b.x, b.y] for b in blobs], dtype=np.float64).reshape(-1, 2)
 
 
-def _nearest_unique(predicted, centres, gate_px):
-    """Give each LED the nearest blob within the gate; a blob serves one LED at most."""
-    distance = np.linalg.norm(predicted[:, None, :] - centres[None, :, :], axis=2)
-    blob_of_led = np.full(predicted.shape[0], -1, dtype=np.intp)
+def _nearest_unique(distance, gate_px):
+    """Give each LED (row) the nearest blob (column) within the gate; a blob serves one LED."""
+    blob_of_led = np.full(distance.shape[0], -1, dtype=np.intp)
     for flat in np.argsort(distance, axis=None):
         led, blob = np.unravel_index(flat, distance.shape)
         if distance[led, blob] > gate_px:

@@ -159,7 +159,7 @@ class LedPosePipeline:
                     self._band, prior)
             timings['identify'] = _ms(tick) - timings['detect']
         else:
-            prior = None
+            prior, first_failure = None, None
             for band in self._acquisition_order():
                 tick = time.perf_counter()
                 blobs = self.detector.detect(image, band)
@@ -167,9 +167,14 @@ class LedPosePipeline:
                 tick = time.perf_counter()
                 identification = self.identifier.acquire(camera, blobs, band)
                 timings['identify'] = timings.get('identify', 0.0) + _ms(tick)
-                self._band = band
                 if identification.match is not None:
+                    self._band = band
                     break
+                if first_failure is None:
+                    # The band expected from the last range explains the failure best.
+                    first_failure, self._band = (identification, blobs), band
+            else:
+                identification, blobs = first_failure
             acquired = True
         tick = time.perf_counter()
         pose, reason = None, identification.reason
