@@ -137,12 +137,16 @@ def _simple_blob_params(band):
     params.filterByArea = True
     params.minArea = float(band.min_area_px)
     params.maxArea = float(band.max_area_px)
+    # OpenCV 5 refuses a zero minimum even for a filter that is off: set only those in use.
     params.filterByCircularity = band.min_circularity > 0.0
-    params.minCircularity = float(band.min_circularity)
+    if params.filterByCircularity:
+        params.minCircularity = float(band.min_circularity)
     params.filterByInertia = band.min_inertia_ratio > 0.0
-    params.minInertiaRatio = float(band.min_inertia_ratio)
+    if params.filterByInertia:
+        params.minInertiaRatio = float(band.min_inertia_ratio)
     params.filterByConvexity = band.min_convexity > 0.0
-    params.minConvexity = float(band.min_convexity)
+    if params.filterByConvexity:
+        params.minConvexity = float(band.min_convexity)
     params.minDistBetweenBlobs = 2.0
     params.minRepeatability = 2
     return params

@@ -27,10 +27,16 @@ well: a wrong assignment gives a wrong pose, so ambiguity is reported, never res
 from dataclasses import dataclass
 import itertools
 
-from clingers_perception.pose_estimation import facing_cosine, refine
-from clingers_perception.transforms import rotation_angle_between
-import cv2
+from clingers_perception.pose_estimation import facing_cosine, p3p_poses, refine
+from clingers_perception.quality import residual_chance
+from clingers_perception.transforms import rotation_angle_between, rotation_matrix
 import numpy as np
+
+
+# An acquired fit whose residuals a right fit would leave less often than this is refused.
+MIN_FIT_CHANCE = 1e-3
+# The other LEDs of a P3P root are searched within this fraction of its triangle's size.
+ROOT_GATE_FRACTION = 0.15
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,15 @@ class LedIdentifier:
         match, reason = self._verify(camera, centres, blob_of_led, band, prior)
         return Identification(match, reason, 1)
 
-    def acquire(self, camera, blobs, band):
-        """Search all assignments of `blobs` to LEDs; accept only an unambiguous one."""
+    def acquire(self, camera, blobs, band, noise_px):
+        """
+        Search all assignments of `blobs` to LEDs; accept only an unambiguous one.
+
+        Besides the band's RMS limit, an acquired fit must be likely for centroid noise
+        `noise_px`: four LEDs leave only two redundant measurements, and a glint standing in
+        for a hidden LED can fit a wrong pose within a fixed pixel limit, but not within the
+        noise of a right fit.
+        """
         order = sorted(range(len(blobs)), key=lambda i: (-blobs[i].peak, -blobs[i].area))
         order = order[:self.limits.max_candidates]
         if len(order) < self.min_leds:
@@ -123,22 +136,33 @@ class LedIdentifier:
                 None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
         centres = _centres(blobs)[order]
         triples = self._ranked_triples(camera, centres)
+        base_points = self.target.positions[list(self.base)]
+        roots = [(triple, rvec, tvec) for triple in triples
+                 for rvec, tvec in p3p_poses(camera, base_points, centres[list(triple)])]
         accepted = {}
-        for triple in triples:
-            for rvec, tvec in _p3p(camera, self.target.positions[list(self.base)],
-                                   centres[list(triple)]):
-                projected, _ = camera.project_pose(self.target.positions, rvec, tvec)
-                distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
-                gate = 3.0 * band.max_reprojection_rms_px
-                # Most solutions predict the other LEDs where no spot is: skip them cheaply.
-                if np.count_nonzero(distance.min(axis=1) <= gate) < self.min_leds:
-                    continue
-                blob_of_led = _nearest_unique(distance, gate)
+        if roots:
+            rotations = np.array([rotation_matrix(rvec) for _, rvec, _ in roots])
+            translations = np.array([tvec.reshape(3) for _, _, tvec in roots])
+            projected = camera.project_batch(rotations, translations, self.target.positions)
+            distance = np.linalg.norm(projected[:, :, None, :] - centres[None, None, :, :],
+                                      axis=3)
+            # A P3P root can be tens of degrees off when the triangle nearly faces the camera:
+            # the other LEDs are searched within a fraction of the triangle's size, and the
+            # assignment is refined on all of them before the tight check.
+            spread = np.array([np.ptp(centres[list(t)], axis=0).max() for t, _, _ in roots])
+            gates = np.maximum(3.0 * band.max_reprojection_rms_px, ROOT_GATE_FRACTION * spread)
+            # Most roots predict the other LEDs where no spot is: those are dropped here.
+            near = np.count_nonzero(np.nan_to_num(distance.min(axis=2), nan=np.inf)
+                                    <= gates[:, None], axis=1)
+            for index in np.flatnonzero(near >= self.min_leds):
+                triple, rvec, tvec = roots[index]
+                blob_of_led = _nearest_unique(distance[index], gates[index])
                 for led, blob in zip(self.base, triple):
                     blob_of_led[led] = blob
                 match, _ = self._verify(camera, centres, blob_of_led, band,
                                         _Pose(rvec.reshape(3), tvec.reshape(3)))
-                if match is not None:
+                if match is not None and \
+                        residual_chance(match.pose.residuals_px, noise_px) >= MIN_FIT_CHANCE:
                     best = accepted.get(match.blob_of_led)
                     if best is None or match.pose.rms_px < best.pose.rms_px:
                         accepted[match.blob_of_led] = match
@@ -169,6 +193,19 @@ class LedIdentifier:
                 f'{self.min_leds} needed'
         pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
                       prior.rvec, prior.tvec)
+        # Re-associate from the refined pose: a spot taken through a wide gate may belong
+        # to no LED, and a spot missed may now be close to its LED.
+        projected, _ = camera.project_pose(self.target.positions, pose.rvec, pose.tvec)
+        distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
+        reassigned = _nearest_unique(distance, 3.0 * band.max_reprojection_rms_px)
+        if not np.array_equal(reassigned, blob_of_led):
+            blob_of_led = reassigned
+            seen = np.flatnonzero(blob_of_led >= 0)
+            if seen.size < self.min_leds:
+                return None, f'{seen.size} of {self.target.count} LEDs matched, ' \
+                    f'{self.min_leds} needed'
+            pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
+                          pose.rvec, pose.tvec)
         if not self._plausible(pose):
             return None, 'the matched spots give a pose facing away or out of range'
         if pose.rms_px > band.max_reprojection_rms_px:
@@ -238,14 +275,6 @@ def _base_triangle(points):
         if score > best_score:
             best, best_score = triple, score
     return best
-
-
-def _p3p(camera, object_points, image_points):
-    count, rvecs, tvecs = cv2.solveP3P(
-        np.ascontiguousarray(object_points, np.float64).reshape(3, 1, 3),
-        np.ascontiguousarray(image_points, np.float64).reshape(3, 1, 2),
-        camera.camera_matrix, camera.distortion, flags=cv2.SOLVEPNP_P3P)
-    return [(rvecs[i], tvecs[i]) for i in range(count) if tvecs[i][2] > 0]
 
 
 def _centres(blobs):

@@ -165,7 +165,8 @@ class LedPosePipeline:
                 blobs = self.detector.detect(image, band)
                 timings['detect'] = timings.get('detect', 0.0) + _ms(tick)
                 tick = time.perf_counter()
-                identification = self.identifier.acquire(camera, blobs, band)
+                identification = self.identifier.acquire(
+                    camera, blobs, band, max(band.centroid_noise_px, self._noise_px(band)))
                 timings['identify'] = timings.get('identify', 0.0) + _ms(tick)
                 if identification.match is not None:
                     self._band = band
@@ -263,12 +264,15 @@ class LedPosePipeline:
     def _update_noise(self, pose, matched):
         """Measure centroid noise from the residuals: the covariance is scaled by it."""
         dof = 2 * matched - 6
-        name = self._band.name
         if dof > 0:
             sample = float(np.sum(pose.residuals_px ** 2)) / dof
-            self._noise_var[name] += NOISE_AVERAGING_WEIGHT * (sample - self._noise_var[name])
-        configured = next(b for b in self.settings.bands if b.name == name).centroid_noise_px
-        return math.sqrt(max(self._noise_var[name], (0.5 * configured) ** 2))
+            self._noise_var[self._band.name] += NOISE_AVERAGING_WEIGHT * (
+                sample - self._noise_var[self._band.name])
+        return self._noise_px(self._band)
+
+    def _noise_px(self, band):
+        """Return the measured centroid noise of `band`, at least half its configured prior."""
+        return math.sqrt(max(self._noise_var[band.name], (0.5 * band.centroid_noise_px) ** 2))
 
     def _check_stamp(self, stamp_s):
         previous, self._last_stamp = self._last_stamp, stamp_s

@@ -15,10 +15,17 @@
 """Pose of the LED target from matched LED pixels: PnP, refinement, ambiguity and covariance."""
 
 from dataclasses import dataclass
+import itertools
 
-from clingers_perception.transforms import rotation_angle_between, rotation_matrix
+from clingers_perception.transforms import (rotation_angle_between, rotation_matrix,
+                                            rotation_vector)
 import cv2
 import numpy as np
+
+
+# A half turn about x: maps a target whose LEDs face the camera to one facing away.
+_TURN_OVER = np.diag([1.0, -1.0, -1.0])
+_TURN_OVER_DIAGONAL = np.diag(_TURN_OVER)
 
 
 @dataclass(frozen=True)
@@ -65,29 +72,65 @@ def solve_pose(camera, object_points, image_points, coplanar, prior=None):
     """
     Solve PnP for matched points; return the candidate poses, best first.
 
-    A non-coplanar layout has one solution (SQPnP, refined). A coplanar one has two, mirror
-    images of each other about the line of sight (IPPE); both are returned, refined, so that
-    the caller can decide between them. With a prior (the tracker's prediction) the prior is
-    refined as well, which keeps the branch the tracker is on.
+    A non-coplanar layout is solved from SQPnP and from every P3P root of its widest triangle,
+    each refined on all points, because with four points SQPnP alone can settle in a wrong
+    minimum at close range. A coplanar layout has two solutions, mirror images of each other
+    about the line of sight (IPPE); both are returned, refined, so that the caller can decide
+    between them. With a prior (the tracker's prediction) the prior is refined as well, which
+    keeps the branch the tracker is on. Fewer than four points, or collinear ones, give none.
     """
     obj = np.ascontiguousarray(object_points, dtype=np.float64).reshape(-1, 3)
     img = np.ascontiguousarray(image_points, dtype=np.float64).reshape(-1, 1, 2)
+    if obj.shape[0] < 4 or obj.shape[0] != img.shape[0] or _collinear(obj):
+        return []
     starts = []
     if coplanar:
-        _, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj, img, camera.camera_matrix,
-                                                 camera.distortion, flags=cv2.SOLVEPNP_IPPE)
-        starts.extend(zip(rvecs, tvecs))
+        # The LEDs shine along the target's +z, towards the camera; OpenCV's IPPE expects the
+        # plane's normal to point away from it, so solve for the target turned over about x.
+        _, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj * _TURN_OVER_DIAGONAL, img,
+                                                 camera.camera_matrix, camera.distortion,
+                                                 flags=cv2.SOLVEPNP_IPPE)
+        starts.extend((rotation_vector(rotation_matrix(r) @ _TURN_OVER), t)
+                      for r, t in zip(rvecs, tvecs))
     else:
         ok, rvec, tvec = cv2.solvePnP(obj, img, camera.camera_matrix, camera.distortion,
                                       flags=cv2.SOLVEPNP_SQPNP)
         if ok:
             starts.append((rvec, tvec))
+        triangle = list(widest_triangle(obj))
+        starts.extend(p3p_poses(camera, obj[triangle], img[triangle]))
     if prior is not None:
         starts.append(prior)
     estimates = [refine(camera, obj, img, r, t) for r, t in starts]
     estimates = [e for e in estimates if np.all(np.isfinite(e.tvec)) and e.tvec[2] > 0.0]
     estimates.sort(key=lambda e: e.rms_px)
     return _distinct(estimates)
+
+
+def p3p_poses(camera, object_points, image_points):
+    """Return the (rvec, tvec) roots of P3P for three points that put them in front."""
+    # AP3P: OpenCV 4.5's SOLVEPNP_P3P misses the true root for about one view in five.
+    count, rvecs, tvecs = cv2.solveP3P(
+        np.ascontiguousarray(object_points, np.float64).reshape(3, 1, 3),
+        np.ascontiguousarray(image_points, np.float64).reshape(3, 1, 2),
+        camera.camera_matrix, camera.distortion, flags=cv2.SOLVEPNP_AP3P)
+    return [(rvecs[i], tvecs[i]) for i in range(count) if tvecs[i][2] > 0]
+
+
+def widest_triangle(points):
+    """Return the indices of the three points spanning the largest triangle."""
+    best, best_area = None, -1.0
+    for triple in itertools.combinations(range(points.shape[0]), 3):
+        area = np.linalg.norm(np.cross(points[triple[1]] - points[triple[0]],
+                                       points[triple[2]] - points[triple[0]]))
+        if area > best_area:
+            best, best_area = triple, area
+    return best
+
+
+def _collinear(points):
+    spread = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+    return spread[1] <= 1e-6 * max(spread[0], 1e-12)
 
 
 def _distinct(estimates, angle_rad=np.radians(0.5), relative_distance=1e-3):

@@ -66,19 +66,26 @@ def _text(value, digits=None):
 
 
 def fit_confidence(residuals_px, noise_px, matched, expected):
-    """
-    Return a 0..1 confidence: the chance of residuals this large, times the LED coverage.
-
-    The chance is the chi-square survival function of the normalised squared residuals with
-    2M - 6 degrees of freedom (M matched LEDs), which is even, so it has a closed form.
-    """
-    dof = 2 * matched - 6
+    """Return a 0..1 confidence: the chance of residuals this large, times the LED coverage."""
     coverage = matched / expected
-    if dof <= 0:
+    if 2 * matched - 6 <= 0:
         return coverage * 0.5
+    return coverage * residual_chance(residuals_px, noise_px)
+
+
+def residual_chance(residuals_px, noise_px):
+    """
+    Return the chance that a right fit of these point residuals leaves residuals this large.
+
+    This is the chi-square survival function of the squared residuals over the noise, with
+    2M - 6 degrees of freedom for M points. That is even, so the function has a closed form.
+    """
+    dof = 2 * len(residuals_px) - 6
+    if dof <= 0:
+        return 1.0
     half_chi2 = 0.5 * float(sum(r * r for r in residuals_px)) / noise_px ** 2
     term, total = 1.0, 1.0
     for k in range(1, dof // 2):
         term *= half_chi2 / k
         total += term
-    return coverage * min(1.0, math.exp(-half_chi2) * total)
+    return min(1.0, math.exp(-half_chi2) * total)

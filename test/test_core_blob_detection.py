@@ -1,0 +1,210 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of both blob detector back-ends on rendered IR frames, far spots to near flare smears."""
+
+from dataclasses import replace
+
+from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
+from clingers_perception.blob_detection import BACKENDS, BlobDetector, Window
+from clingers_perception.ir_scene import Distractor, IrSceneConfig, IrSceneRenderer
+from clingers_perception.range_bands import DEFAULT_BANDS, select_band
+from clingers_perception.transforms import rotation_matrix
+import cv2
+import numpy as np
+import pytest
+
+FAR, MID, NEAR = DEFAULT_BANDS
+
+
+def _opencv_refuses_disabled_zero_filters():
+    """Return True when this OpenCV refuses SimpleBlobDetector minimums of 0 even if unused."""
+    params = cv2.SimpleBlobDetector_Params()
+    params.filterByCircularity = False
+    params.minCircularity = 0.0
+    try:
+        cv2.SimpleBlobDetector_create(params)
+    except cv2.error:
+        return True
+    return False
+
+
+BACKENDS_NEAR = ['threshold', 'simple_blob']
+
+
+def _pose(range_m, direction=(0.06, -0.04), attitude=(0.05, -0.08, 0.1)):
+    """Target pose at `range_m` along a slightly off-axis line of sight, facing the camera."""
+    rotation = rotation_matrix(attitude) @ FACING_ROTATION
+    ray = np.array([direction[0], direction[1], 1.0])
+    return rotation, range_m * ray / np.linalg.norm(ray)
+
+
+def _render(renderer, target, range_m, seed=0, **kwargs):
+    rotation, translation = _pose(range_m, **kwargs)
+    return renderer.render(led_points_in_camera(target, rotation, translation),
+                           rng=np.random.default_rng(seed))
+
+
+def _errors(blobs, truth):
+    """Distance from each true LED pixel to the nearest blob."""
+    centres = np.array([[b.x, b.y] for b in blobs]).reshape(-1, 2)
+    assert centres.shape[0] > 0, 'no blob found'
+    return np.array([np.min(np.linalg.norm(centres - p, axis=1)) for p in truth])
+
+
+def _saturated_centroids(frame, level):
+    """Plain centroid of the saturated component under each LED (what a naive detector gives)."""
+    clipped = (frame.image >= level).astype(np.uint8)
+    _, labels, _, centroids = cv2.connectedComponentsWithStats(clipped, connectivity=8)
+    result = []
+    for x, y in frame.led_pixels:
+        label = labels[int(round(y)), int(round(x))]
+        assert label != 0, 'the LED centre is not saturated'
+        result.append(centroids[label])
+    return np.array(result)
+
+
+def test_unknown_backend_is_refused():
+    """Only the two back-ends exist; another name is refused with the list."""
+    assert BACKENDS == ('threshold', 'simple_blob')
+    with pytest.raises(ValueError) as refused:
+        BlobDetector('hough')
+    assert 'threshold, simple_blob' in str(refused.value)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('range_m, direction', [
+    (3.0, (0.06, -0.04)), (2.2, (-0.3, 0.25)), (1.5, (0.45, 0.1)), (1.0, (0.1, 0.3)),
+    (0.7, (-0.2, -0.2))])
+def test_far_and_mid_spots_are_located_to_a_tenth_of_a_pixel(ir_renderer, led_target,
+                                                             backend, range_m, direction):
+    """Unsaturated or barely clipped spots: every LED found within 0.1 px, nothing else found."""
+    frame = _render(ir_renderer, led_target, range_m, seed=int(range_m * 10),
+                    direction=direction)
+    assert frame.visible.all()
+    band = select_band(DEFAULT_BANDS, range_m)
+    assert band.name in ('far', 'mid')
+    blobs = BlobDetector(backend).detect(frame.image, band)
+    errors = _errors(blobs, frame.led_pixels)
+    assert np.all(errors < 0.1), errors
+    # The renderer's hot pixels and noise are not spots.
+    assert len(blobs) == led_target.count
+    for blob in blobs:
+        assert blob.elongation < 1.5 and not blob.clipped
+        x, y, w, h = blob.bbox
+        assert x <= blob.x < x + w and y <= blob.y < y + h
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_16_bit_frames_give_the_same_positions(sim_camera, led_target, backend):
+    """A 16-bit frame of the same scene is located as precisely as the 8-bit one."""
+    renderer = IrSceneRenderer(sim_camera, IrSceneConfig(bit_depth=16))
+    frame = _render(renderer, led_target, 2.0, seed=3)
+    assert frame.image.dtype == np.uint16
+    blobs = BlobDetector(backend, mono16_bits=16).detect(frame.image, FAR)
+    errors = _errors(blobs, frame.led_pixels)
+    assert np.all(errors < 0.1), errors
+
+
+@pytest.mark.parametrize('backend', BACKENDS_NEAR)
+@pytest.mark.parametrize('range_m', [0.3, 0.25, 0.2, 0.15])
+def test_near_band_places_the_led_at_the_core_of_the_flare_smear(ir_renderer, led_target,
+                                                                 backend, range_m):
+    """In flare (0.15-0.3 m) each LED lies within 1.5 px; the smear centroid is 5 px+ off."""
+    frame = _render(ir_renderer, led_target, range_m, seed=7)
+    assert frame.visible.all()
+    assert select_band(DEFAULT_BANDS, range_m) is NEAR
+    blobs = BlobDetector(backend).detect(frame.image, NEAR)
+    errors = _errors(blobs, frame.led_pixels)
+    assert np.all(errors < 1.5), errors
+    naive = np.linalg.norm(_saturated_centroids(frame, 250) - frame.led_pixels, axis=1)
+    assert np.all(naive > 5.0), naive
+    assert np.mean(naive) > 10.0 * np.mean(errors), (naive, errors)
+    # The spots really are smears: long, saturated components.
+    assert all(blob.peak == 255 and blob.elongation > 1.5 for blob in blobs)
+
+
+def test_near_band_without_core_location_is_biased(ir_renderer, led_target):
+    """The same near band with locate_core off lands several pixels down the smear."""
+    frame = _render(ir_renderer, led_target, 0.2, seed=8)
+    detector = BlobDetector('threshold')
+    with_core = _errors(detector.detect(frame.image, NEAR), frame.led_pixels)
+    without = _errors(detector.detect(frame.image, replace(NEAR, locate_core=False)),
+                      frame.led_pixels)
+    assert np.all(with_core < 1.5)
+    assert np.all(without > 5.0), without
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_windows_restrict_the_search(ir_renderer, led_target, backend):
+    """Only spots inside the windows are returned; empty and outside windows give nothing."""
+    frame = _render(ir_renderer, led_target, 1.5, seed=9)
+    detector = BlobDetector(backend)
+    chosen = [0, 2]
+    windows = [Window(int(x) - 10, int(y) - 10, int(x) + 11, int(y) + 11)
+               for x, y in frame.led_pixels[chosen]]
+    blobs = detector.detect(frame.image, FAR, windows)
+    assert len(blobs) == len(chosen)
+    assert np.all(_errors(blobs, frame.led_pixels[chosen]) < 0.1)
+    # Exactly the same positions as a whole-frame search.
+    whole = detector.detect(frame.image, FAR)
+    assert np.all(_errors(whole, [[b.x, b.y] for b in blobs]) < 1e-9)
+    # A window over dark sky, an empty one and one outside the image find nothing.
+    empty = [Window(5, 5, 60, 60), Window(100, 100, 100, 140), Window(-50, -50, -10, -10),
+             Window(5000, 10, 5100, 90)]
+    assert detector.detect(frame.image, FAR, empty) == []
+    # Overlapping windows report a spot once.
+    x, y = frame.led_pixels[1]
+    overlapping = [Window(int(x) - 12, int(y) - 12, int(x) + 12, int(y) + 12),
+                   Window(int(x) - 8, int(y) - 14, int(x) + 16, int(y) + 10)]
+    assert len(detector.detect(frame.image, FAR, overlapping)) == 1
+
+
+def test_a_window_that_cuts_a_spot_marks_it_clipped(ir_renderer, led_target):
+    """A blob touching the edge of a window inside the image is flagged as clipped."""
+    frame = _render(ir_renderer, led_target, 0.25, seed=10)
+    x, y = frame.led_pixels[0]
+    detector = BlobDetector('threshold')
+    whole = [b for b in detector.detect(frame.image, NEAR) if b.clipped]
+    assert whole == []
+    cut = detector.detect(frame.image, NEAR, [Window(int(x) - 3, int(y) - 3, int(x) + 4,
+                                                     int(y) + 4)])
+    assert len(cut) == 1 and cut[0].clipped
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_far_band_shape_filters_reject_streaks_but_not_glints(sim_camera, backend):
+    """A long bright streak fails the far band's shape constraints; a round glint passes."""
+    renderer = IrSceneRenderer(sim_camera, IrSceneConfig(hot_pixel_count=0))
+    streak = Distractor(400.0, 300.0, peak_dn=220.0, sigma_px=1.2, elongation=5.0,
+                        angle_deg=30.0, kind='reflection')
+    glint = Distractor(800.0, 600.0, peak_dn=220.0, sigma_px=1.2, kind='glint')
+    frame = renderer.render(np.zeros((0, 3)), distractors=[streak, glint],
+                            rng=np.random.default_rng(0))
+    blobs = BlobDetector(backend).detect(frame.image, FAR)
+    assert len(blobs) == 1
+    assert abs(blobs[0].x - 800.0) < 0.1 and abs(blobs[0].y - 600.0) < 0.1
+    # Without shape constraints (the near band's) the streak is a blob as well.
+    loose = replace(NEAR, threshold_min=FAR.threshold_min, min_area_px=FAR.min_area_px,
+                    locate_core=False, min_convexity=0.0)
+    assert len(BlobDetector('threshold').detect(frame.image, loose)) == 2
+
+
+def test_a_black_frame_has_no_blobs(sim_camera):
+    """A frame with no light has no spots, on either back-end, in any band."""
+    image = np.zeros((sim_camera.height, sim_camera.width), np.uint8)
+    for backend in BACKENDS:
+        for band in (FAR, MID):
+            assert BlobDetector(backend).detect(image, band) == []
+    assert BlobDetector('threshold').detect(image, NEAR) == []

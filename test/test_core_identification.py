@@ -1,0 +1,239 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of LED identification on rendered frames: the right assignment or none, never wrong."""
+
+from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
+from clingers_perception.blob_detection import BlobDetector
+from clingers_perception.identification import IdentificationLimits, LedIdentifier
+from clingers_perception.ir_scene import Distractor, random_distractors
+from clingers_perception.led_target import LedTarget
+from clingers_perception.pose_estimation import PoseEstimate
+from clingers_perception.range_bands import DEFAULT_BANDS, select_band
+from clingers_perception.transforms import rotation_matrix, rotation_vector
+import numpy as np
+
+SQUARE = [[-0.05, -0.05, 0.0], [0.05, -0.05, 0.0], [0.05, 0.05, 0.0], [-0.05, 0.05, 0.0]]
+DETECTOR = BlobDetector('threshold')
+FRAMES = 100
+
+
+def _scene(rng, min_range=0.3, max_range=3.0):
+    """Return a random pose of the target facing the camera, from min_range to max_range."""
+    range_m = float(np.exp(rng.uniform(np.log(min_range), np.log(max_range))))
+    tilt = np.radians(rng.uniform(0.0, 20.0))
+    azimuth = rng.uniform(0.0, 2.0 * np.pi)
+    ray = np.array([np.sin(tilt) * np.cos(azimuth), np.sin(tilt) * np.sin(azimuth),
+                    np.cos(tilt)])
+    rotation = rotation_matrix(rng.normal(size=3) * np.radians(8.0)) @ FACING_ROTATION
+    return rotation, range_m * ray
+
+
+def _glints_near(rng, led_pixels, count):
+    """LED-like glints (small, round, LED-bright) scattered among and around the LEDs."""
+    centre = led_pixels.mean(axis=0)
+    span = float(np.max(np.ptp(led_pixels, axis=0)))
+    glints = []
+    while len(glints) < count:
+        place = centre + rng.uniform(-1.0, 1.0, 2) * span
+        others = np.vstack([led_pixels] + [[g.x_px, g.y_px] for g in glints])
+        if np.min(np.linalg.norm(others - place, axis=1)) < 8.0:
+            continue
+        glints.append(Distractor(float(place[0]), float(place[1]),
+                                 peak_dn=rng.uniform(150.0, 700.0),
+                                 sigma_px=rng.uniform(0.8, 1.4), kind='glint'))
+    return glints
+
+
+def _judge(identification, blobs, frame, tolerance_px=2.0):
+    """Return 'none', 'right' or 'wrong' for an identification against the renderer's truth."""
+    match = identification.match
+    if match is None:
+        return 'none'
+    for led, blob in enumerate(match.blob_of_led):
+        if blob < 0:
+            continue
+        if not frame.visible[led]:
+            return 'wrong'
+        offset = np.hypot(blobs[blob].x - frame.led_pixels[led][0],
+                          blobs[blob].y - frame.led_pixels[led][1])
+        if offset > tolerance_px:
+            return 'wrong'
+    return 'right'
+
+
+def _trial(camera, target, renderer, rng, glints=0, distractors=0, hidden=None):
+    rotation, translation = _scene(rng)
+    points = led_points_in_camera(target, rotation, translation)
+    led_pixels = camera.project(points)
+    visible = np.ones(target.count, dtype=bool)
+    if hidden is not None:
+        visible[hidden] = False
+    spots = list(random_distractors(rng, camera, distractors, avoid_px=led_pixels))
+    spots += _glints_near(rng, led_pixels, glints)
+    frame = renderer.render(points, visible=visible, distractors=spots, rng=rng)
+    band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
+    blobs = DETECTOR.detect(frame.image, band)
+    identification = LedIdentifier(target).acquire(camera, blobs, band, band.centroid_noise_px)
+    return _judge(identification, blobs, frame), identification
+
+
+def _tally(outcomes):
+    return {kind: sum(1 for o in outcomes if o == kind) for kind in ('right', 'none', 'wrong')}
+
+
+def test_acquire_with_random_distractors(sim_camera, led_target, ir_renderer):
+    """Four random distractors (glints, reflections, hot spots): mostly right, never wrong."""
+    rng = np.random.default_rng(100)
+    outcomes = [_trial(sim_camera, led_target, ir_renderer, rng, distractors=4)[0]
+                for _ in range(FRAMES)]
+    tally = _tally(outcomes)
+    print(f'\nrandom distractors: {tally}')
+    assert tally['wrong'] == 0, tally
+    assert tally['right'] >= 0.9 * FRAMES, tally
+
+
+def test_acquire_with_led_like_glints_among_the_leds(sim_camera, led_target, ir_renderer):
+    """Two LED-like glints among the LEDs plus random distractors: never a wrong assignment."""
+    rng = np.random.default_rng(200)
+    outcomes = [_trial(sim_camera, led_target, ir_renderer, rng, glints=2, distractors=2)[0]
+                for _ in range(2 * FRAMES)]
+    tally = _tally(outcomes)
+    print(f'\nLED-like glints among the LEDs: {tally}')
+    assert tally['wrong'] == 0, tally
+    # Refusing is safe but not useful: most frames must still be identified.
+    assert tally['right'] >= 0.4 * 2 * FRAMES, tally
+
+
+def test_acquire_with_a_hidden_led_and_glints_is_never_wrong(sim_camera, led_target,
+                                                             ir_renderer):
+    """One LED hidden and LED-like glints among the others: no assignment at all is right."""
+    rng = np.random.default_rng(300)
+    outcomes = [_trial(sim_camera, led_target, ir_renderer, rng, glints=2, distractors=2,
+                       hidden=int(rng.integers(led_target.count)))[0]
+                for _ in range(FRAMES)]
+    tally = _tally(outcomes)
+    print(f'\nhidden LED with glints: {tally}')
+    assert tally['right'] == 0
+    assert tally['wrong'] == 0, tally
+
+
+def test_a_missing_led_gives_no_match(sim_camera, led_target, ir_renderer):
+    """With one of four LEDs hidden and nothing else in view there is no match, and it says why."""
+    rng = np.random.default_rng(400)
+    for hidden in range(led_target.count):
+        outcome, identification = _trial(sim_camera, led_target, ir_renderer, rng,
+                                         hidden=hidden)
+        assert outcome == 'none'
+        assert 'at least 4 LEDs are needed' in identification.reason
+
+
+def test_symmetric_square_is_ambiguous(sim_camera, ir_renderer):
+    """A flat square looks the same turned by 90 degrees: refused as ambiguous, at any range."""
+    square = LedTarget.from_points(SQUARE)
+    identifier = LedIdentifier(square)
+    rng = np.random.default_rng(500)
+    for range_m in (2.5, 1.0, 0.5):
+        rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
+        points = led_points_in_camera(square, rotation, [0.02, 0.03, range_m])
+        frame = ir_renderer.render(points, rng=rng)
+        band = select_band(DEFAULT_BANDS, range_m)
+        blobs = DETECTOR.detect(frame.image, band)
+        assert len(blobs) == 4
+        identification = identifier.acquire(sim_camera, blobs, band, band.centroid_noise_px)
+        assert identification.match is None
+        assert identification.reason.startswith('ambiguous'), identification.reason
+
+
+def test_clean_frames_are_identified(sim_camera, led_target, ir_renderer):
+    """Without distractors, frames from 0.12 m to 3 m are identified, and never wrongly."""
+    rng = np.random.default_rng(600)
+    outcomes = []
+    for _ in range(FRAMES):
+        rotation, translation = _scene(rng, 0.12, 3.0)
+        points = led_points_in_camera(led_target, rotation, translation)
+        frame = ir_renderer.render(points, rng=rng)
+        band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
+        blobs = DETECTOR.detect(frame.image, band)
+        identification = LedIdentifier(led_target).acquire(sim_camera, blobs, band,
+                                                           band.centroid_noise_px)
+        outcomes.append(_judge(identification, blobs, frame))
+        if outcomes[-1] == 'right':
+            assert identification.match.matched == 4 and identification.hypotheses >= 1
+    tally = _tally(outcomes)
+    print(f'\nclean frames: {tally}')
+    assert tally['wrong'] == 0, tally
+    assert tally['right'] >= 0.9 * FRAMES, tally
+
+
+def test_p3p_root_loss_on_a_near_frontal_base_triangle(sim_camera, led_target, ir_renderer):
+    """A clean frame of the target nearly facing the camera at 0.5 m is acquired."""
+    rotation = rotation_matrix([0.05, -0.1, 0.2]) @ FACING_ROTATION
+    points = led_points_in_camera(led_target, rotation, [0.03, -0.02, 0.5])
+    band = select_band(DEFAULT_BANDS, 0.5)
+    acquired = 0
+    for seed in range(10):
+        frame = ir_renderer.render(points, rng=np.random.default_rng(seed))
+        blobs = DETECTOR.detect(frame.image, band)
+        assert len(blobs) == 4
+        identification = LedIdentifier(led_target).acquire(sim_camera, blobs, band,
+                                                           band.centroid_noise_px)
+        assert _judge(identification, blobs, frame) != 'wrong'
+        acquired += identification.match is not None
+    assert acquired >= 8, f'acquired {acquired} of 10 clean frames'
+
+
+def test_too_many_bright_distractors_are_not_all_searched(sim_camera, led_target, ir_renderer):
+    """Only the brightest max_candidates spots are tried; the outcome is still never wrong."""
+    rng = np.random.default_rng(700)
+    rotation, translation = FACING_ROTATION, np.array([0.0, 0.0, 2.0])
+    points = led_points_in_camera(led_target, rotation, translation)
+    spots = random_distractors(rng, sim_camera, 20, kinds=('glint',),
+                               avoid_px=sim_camera.project(points))
+    frame = ir_renderer.render(points, distractors=spots, rng=rng)
+    band = select_band(DEFAULT_BANDS, 2.0)
+    blobs = DETECTOR.detect(frame.image, band)
+    assert len(blobs) > 16
+    limits = IdentificationLimits(max_candidates=6)
+    identifier = LedIdentifier(led_target, limits)
+    identification = identifier.acquire(sim_camera, blobs, band, band.centroid_noise_px)
+    assert _judge(identification, blobs, frame) in ('right', 'none')
+
+
+def test_match_predicted_follows_the_prediction(sim_camera, led_target, ir_renderer):
+    """While tracking, each LED takes the blob nearest its predicted pixel, then is verified."""
+    rotation = rotation_matrix([0.02, 0.05, -0.03]) @ FACING_ROTATION
+    translation = np.array([0.05, 0.02, 1.0])
+    points = led_points_in_camera(led_target, rotation, translation)
+    rng = np.random.default_rng(800)
+    frame = ir_renderer.render(points, rng=rng, distractors=random_distractors(
+        rng, sim_camera, 5, avoid_px=sim_camera.project(points)))
+    band = select_band(DEFAULT_BANDS, 1.0)
+    blobs = DETECTOR.detect(frame.image, band)
+    identifier = LedIdentifier(led_target)
+    # The prediction is a few pixels off, as after a frame of unmodelled motion.
+    prior = PoseEstimate(rotation_vector(rotation_matrix([0.0, 0.01, 0.0]) @ rotation),
+                         translation + [0.004, 0.0, 0.0], float('nan'), None)
+    predicted, _ = sim_camera.project_pose(led_target.positions, prior.rvec, prior.tvec)
+    assert np.max(np.linalg.norm(predicted - frame.led_pixels, axis=1)) > 2.0
+    identification = identifier.match_predicted(sim_camera, blobs, predicted, 12.0, band, prior)
+    assert _judge(identification, blobs, frame) == 'right'
+    assert identification.match.matched == 4
+    assert identification.match.pose.rms_px < 0.2
+    # No spots: no match, and the reason says so.
+    empty = identifier.match_predicted(sim_camera, [], predicted, 12.0, band, prior)
+    assert empty.match is None and 'no spots' in empty.reason
+    # A gate too small for the prediction error leaves LEDs unmatched: no pose.
+    tight = identifier.match_predicted(sim_camera, blobs, predicted, 0.5, band, prior)
+    assert tight.match is None and 'LEDs matched' in tight.reason

@@ -1,0 +1,134 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the node's parameter declarations and their validation, without ROS."""
+
+from clingers_perception.led_target import DEFAULT_LED_POSITIONS
+from clingers_perception.parameters import (build_config, default_values, PARAMETER_SPECS,
+                                            SPEC_BY_NAME)
+from clingers_perception.pipeline import PipelineSettings
+from clingers_perception.range_bands import BAND_FIELDS, BAND_NAMES, DEFAULT_BANDS
+import pytest
+
+
+def _with(**changes):
+    values = default_values()
+    values.update({name.replace('__', '.'): value for name, value in changes.items()})
+    return values
+
+
+def test_defaults_build_the_default_pipeline():
+    """The defaults give the default target, bands and settings, and the contract's names."""
+    config = build_config(default_values())
+    assert config.target.positions.reshape(-1).tolist() == list(DEFAULT_LED_POSITIONS)
+    assert config.settings == PipelineSettings()
+    assert config.settings.bands == DEFAULT_BANDS
+    assert config.target_frame == 'clingers_target'
+    assert config.image_is_rectified is False
+    # The contract's parameters exist.
+    assert {'led_positions', 'target_frame'} <= set(SPEC_BY_NAME)
+
+
+def test_every_parameter_is_described_and_unique():
+    """Each spec has a real description, a unique name and a default inside its range."""
+    names = [spec.name for spec in PARAMETER_SPECS]
+    assert len(names) == len(set(names))
+    for spec in PARAMETER_SPECS:
+        assert len(spec.description) >= 20, spec.name
+        if spec.low is not None:
+            assert spec.high is not None and spec.low < spec.high, spec.name
+            assert spec.low <= spec.default <= spec.high, spec.name
+            # An integer parameter needs an integer range (ROS's integer_range has no fractions).
+            assert type(spec.default) in (int, float), spec.name
+            if isinstance(spec.default, int):
+                assert isinstance(spec.low, int) and isinstance(spec.high, int), spec.name
+        if spec.choices is not None:
+            assert spec.default in spec.choices, spec.name
+
+
+def test_every_band_field_is_a_parameter():
+    """bands.<band>.<field> exists for every band and field, with the band's default."""
+    for band in DEFAULT_BANDS:
+        assert band.name in BAND_NAMES
+        for field in BAND_FIELDS:
+            spec = SPEC_BY_NAME[f'bands.{band.name}.{field}']
+            assert spec.default == getattr(band, field)
+            assert band.name in spec.description
+
+
+def test_led_positions_default_is_a_list_of_doubles():
+    """led_positions is a double array (not ints), as a parameter file must write it."""
+    default = SPEC_BY_NAME['led_positions'].default
+    assert isinstance(default, list) and all(isinstance(v, float) for v in default)
+    assert len(default) % 3 == 0 and len(default) >= 12
+
+
+def test_valid_changes_reach_the_settings():
+    """Changed values land in the target, the limits, the tracking and the bands."""
+    positions = [float(v) for v in DEFAULT_LED_POSITIONS] + [0.0, -0.08, 0.01]
+    config = build_config(_with(
+        led_positions=positions, detector_backend='simple_blob', mono16_bits=12,
+        confirm_frames=3, max_coast_frames=9, min_leds=5, max_view_angle_deg=60.0,
+        window_margin_px=20.0, bands__near__max_reprojection_rms_px=1.0,
+        bands__far__threshold_min=40, target_frame='dock', image_is_rectified=True))
+    assert config.target.count == 5
+    settings = config.settings
+    assert settings.detector_backend == 'simple_blob' and settings.mono16_bits == 12
+    assert settings.tracking.confirm_frames == 3 and settings.tracking.max_coast_frames == 9
+    assert settings.tracking.window_margin_px == 20.0
+    assert settings.identification.min_leds == 5
+    assert settings.identification.max_view_angle_deg == 60.0
+    assert settings.bands[2].max_reprojection_rms_px == 1.0
+    assert settings.bands[0].threshold_min == 40
+    assert config.target_frame == 'dock' and config.image_is_rectified
+
+
+@pytest.mark.parametrize('changes, words', [
+    ({'detector_backend': 'hough'}, 'detector_backend must be one of threshold, simple_blob'),
+    ({'mono16_bits': 20}, 'mono16_bits = 20 is outside [8, 16]'),
+    ({'mono16_bits': 4}, 'mono16_bits = 4 is outside'),
+    ({'max_image_bytes': 10}, 'max_image_bytes = 10 is outside'),
+    ({'band_hysteresis': 0.7}, 'band_hysteresis = 0.7 is outside'),
+    ({'max_candidates': 3}, 'max_candidates = 3 is outside'),
+    ({'max_view_angle_deg': 95.0}, 'max_view_angle_deg = 95.0 is outside'),
+    ({'confirm_frames': 0}, 'confirm_frames = 0 is outside'),
+    ({'window_margin_px': 1.0}, 'window_margin_px = 1.0 is outside'),
+    ({'coplanar_ambiguity_deg': 0.0}, 'coplanar_ambiguity_deg = 0.0 is outside'),
+    ({'led_positions': list(DEFAULT_LED_POSITIONS[:9])}, 'led_positions: at least 4 LEDs'),
+    ({'led_positions': list(DEFAULT_LED_POSITIONS[:10])}, 'led_positions: led_positions needs 3'),
+    ({'led_positions': [0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.2, 0.0, 0.0, 0.3, 0.0, 0.0]},
+     'led_positions: the LEDs are collinear'),
+    ({'led_positions': [float('nan')] * 12}, 'led_positions: led_positions holds NaN'),
+    ({'min_leds': 5}, 'min_leds = 5 exceeds the 4 LEDs'),
+    ({'min_range_m': 2.0, 'max_range_m': 1.0}, 'min_range_m must be smaller than max_range_m'),
+    ({'target_frame': ''}, 'target_frame must not be empty'),
+    ({'bands__mid__threshold_min': 251}, 'band mid: need 0 <= threshold_min <= threshold_max'),
+    ({'bands__far__threshold_min': 300}, 'bands.far.threshold_min = 300 is outside'),
+    ({'bands__near__min_area_px': 500000.0}, 'band near: need 0 < min_area_px < max_area_px'),
+    ({'bands__far__min_circularity': 1.5}, 'bands.far.min_circularity = 1.5 is outside'),
+    ({'bands__mid__min_range_m': 2.0}, 'min_range_m must decrease from far to near'),
+    ({'bands__near__min_range_m': 0.1}, 'end at 0.0'),
+    ({'bands__near__centroid_noise_px': 0.0}, 'bands.near.centroid_noise_px = 0.0 is outside'),
+])
+def test_invalid_values_are_refused_with_a_reason(changes, words):
+    """Out-of-range, inconsistent and unusable values are refused with a reason naming them."""
+    with pytest.raises(ValueError) as refused:
+        build_config(_with(**changes))
+    assert words in str(refused.value), str(refused.value)
+
+
+def test_unknown_names_are_ignored_by_validation():
+    """Parameters the core does not own (e.g. ROS's use_sim_time) do not block the config."""
+    values = _with(use_sim_time=True)
+    assert build_config(values).settings == PipelineSettings()

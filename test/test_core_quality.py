@@ -1,0 +1,179 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the detection-quality report: contract keys, 'nan' values, confidence, levels."""
+
+import math
+
+from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
+from clingers_perception.image_decoding import RawImage
+from clingers_perception.pipeline import LedPosePipeline
+from clingers_perception.quality import (ERROR, fit_confidence, LEVEL_NAMES, OK, QualityReport,
+                                         WARN)
+import numpy as np
+import pytest
+
+CONTRACT_KEYS = ('state', 'leds_expected', 'leds_detected', 'leds_matched', 'reprojection_rms_px',
+                 'confidence', 'range_m', 'detector_profile', 'processing_ms')
+
+
+def _values(report):
+    return dict(report.key_values())
+
+
+def test_every_contract_key_is_present_and_missing_values_read_nan():
+    """A report with only the required fields has every key; what it lacks reads 'nan'."""
+    report = QualityReport(level=ERROR, message='bad image', state='ACQUIRING', leds_expected=4)
+    values = _values(report)
+    assert tuple(values)[:len(CONTRACT_KEYS)] == CONTRACT_KEYS
+    assert values['state'] == 'ACQUIRING'
+    assert values['leds_expected'] == '4'
+    for key in ('leds_detected', 'leds_matched', 'reprojection_rms_px', 'range_m',
+                'detector_profile', 'processing_ms'):
+        assert values[key] == 'nan', key
+    assert values['confidence'] == '0.000'
+    assert all(isinstance(text, str) for text in values.values())
+    assert LEVEL_NAMES == {OK: 'OK', WARN: 'WARN', ERROR: 'ERROR'}
+
+
+def test_values_are_formatted_as_text():
+    """Counts print as integers, measurements with fixed digits, non-finite values as 'nan'."""
+    report = QualityReport(level=OK, message='tracking', state='TRACKING', leds_expected=4,
+                           leds_detected=7, leds_matched=4.0, reprojection_rms_px=0.12345,
+                           confidence=0.98765, range_m=1.23456789,
+                           detector_profile='mid/threshold', processing_ms=2.5,
+                           extra={'centroid_noise_px': '0.050'})
+    values = _values(report)
+    assert values == {'state': 'TRACKING', 'leds_expected': '4', 'leds_detected': '7',
+                      'leds_matched': '4', 'reprojection_rms_px': '0.123', 'confidence': '0.988',
+                      'range_m': '1.2346', 'detector_profile': 'mid/threshold',
+                      'processing_ms': '2.500', 'centroid_noise_px': '0.050'}
+    report.range_m = math.inf
+    report.reprojection_rms_px = None
+    assert _values(report)['range_m'] == 'nan'
+    assert _values(report)['reprojection_rms_px'] == 'nan'
+
+
+def test_fit_confidence_is_the_chi_square_survival_times_coverage():
+    """Four LEDs leave 2 dof: confidence = exp(-chi2 / 2); five leave 4: (1 + chi2/2) e^-chi2/2."""
+    residuals = [0.1, 0.2, 0.05, 0.15]
+    chi2 = sum(r * r for r in residuals) / 0.1 ** 2
+    assert fit_confidence(residuals, 0.1, 4, 4) == pytest.approx(math.exp(-chi2 / 2))
+    five = residuals + [0.1]
+    chi2 = sum(r * r for r in five) / 0.1 ** 2
+    expected = (1 + chi2 / 2) * math.exp(-chi2 / 2)
+    assert fit_confidence(five, 0.1, 5, 5) == pytest.approx(expected)
+    # Four of five LEDs matched: the chance is scaled by the coverage 4/5.
+    assert fit_confidence(residuals, 0.1, 4, 5) == pytest.approx(
+        0.8 * fit_confidence(residuals, 0.1, 4, 4))
+
+
+def test_fit_confidence_matches_a_monte_carlo_survival():
+    """With 6 LEDs (6 dof) the confidence is the tail probability of the chi-square."""
+    rng = np.random.default_rng(0)
+    samples = np.sum(rng.standard_normal((200000, 6)) ** 2, axis=1)
+    for chi2 in (2.0, 6.0, 12.0):
+        residuals = [math.sqrt(chi2 / 6.0) * 0.2] * 6
+        assert fit_confidence(residuals, 0.2, 6, 6) == pytest.approx(
+            float(np.mean(samples > chi2)), abs=0.005)
+
+
+def test_fit_confidence_is_bounded_and_decreases_with_residual():
+    """Confidence stays in [0, 1] and falls as residuals grow, for any number of LEDs."""
+    for matched in (4, 5, 6, 8):
+        previous = None
+        for scale in np.linspace(0.0, 10.0, 101):
+            confidence = fit_confidence([scale * 0.05] * matched, 0.05, matched, matched)
+            assert 0.0 <= confidence <= 1.0
+            if previous is not None:
+                assert confidence <= previous
+            previous = confidence
+        assert fit_confidence([0.0] * matched, 0.05, matched, matched) == pytest.approx(1.0)
+        assert fit_confidence([1.0] * matched, 0.05, matched, matched) < 1e-6
+
+
+def test_fit_confidence_without_redundancy():
+    """Three LEDs fit any pose exactly: no evidence either way, half the coverage."""
+    assert fit_confidence([0.0, 0.0, 0.0], 0.1, 3, 4) == pytest.approx(0.375)
+
+
+def _pipeline(camera, target):
+    pipeline = LedPosePipeline(target)
+    pipeline.set_camera(camera)
+    return pipeline
+
+
+def _raw(image):
+    height, width = image.shape
+    return RawImage('mono8', width, height, width, False, image)
+
+
+def _assert_complete(report):
+    values = _values(report)
+    assert set(CONTRACT_KEYS) <= set(values)
+    assert values['state'] in ('ACQUIRING', 'TRACKING', 'LOST')
+    assert report.level in (OK, WARN, ERROR)
+    assert report.message
+    assert values['processing_ms'] != 'nan'
+    return values
+
+
+def test_pipeline_reports_every_frame_even_without_a_pose(sim_camera, led_target):
+    """Bad input, no camera, a size mismatch and a black frame each give a full report."""
+    pipeline = LedPosePipeline(led_target)
+    black = np.zeros((sim_camera.height, sim_camera.width), np.uint8)
+    report = pipeline.process(_raw(black), 0.0).quality
+    assert report.level == ERROR and 'camera_info' in report.message
+    assert _assert_complete(report)['leds_detected'] == 'nan'
+    pipeline.set_camera(sim_camera)
+    report = pipeline.process(RawImage('yuv422', 4, 4, 8, False, bytes(32)), 0.1).quality
+    assert report.level == ERROR and 'bad image' in report.message
+    _assert_complete(report)
+    report = pipeline.process(_raw(np.zeros((480, 640), np.uint8)), 0.2).quality
+    assert report.level == ERROR and '640x480' in report.message
+    _assert_complete(report)
+    report = pipeline.process(_raw(black), 0.3).quality
+    values = _assert_complete(report)
+    assert report.level == WARN and 'black' in report.message
+    assert values['leds_detected'] == '0' and values['range_m'] == 'nan'
+    glare = np.full_like(black, 230)
+    report = pipeline.process(_raw(glare), 0.4).quality
+    assert report.level == WARN and 'saturated' in report.message
+
+
+def test_pipeline_report_with_a_pose(sim_camera, led_target, ir_renderer):
+    """Once tracking, the report carries range, rms, confidence and the band in use."""
+    pipeline = _pipeline(sim_camera, led_target)
+    translation = np.array([0.02, -0.01, 1.5])
+    rng = np.random.default_rng(0)
+    reports = []
+    for index in range(3):
+        frame = ir_renderer.render(led_points_in_camera(led_target, FACING_ROTATION,
+                                                        translation), rng=rng)
+        result = pipeline.process(_raw(frame.image), index / 30.0)
+        reports.append(result.quality)
+    first = _values(reports[0])
+    assert first['state'] == 'ACQUIRING' and first['range_m'] == 'nan'
+    assert 'confirming' in reports[0].message
+    values = _values(reports[-1])
+    assert values['state'] == 'TRACKING' and reports[-1].level == OK
+    assert float(values['range_m']) == pytest.approx(np.linalg.norm(translation), rel=0.005)
+    assert values['leds_expected'] == '4' and values['leds_matched'] == '4'
+    assert int(values['leds_detected']) >= 4
+    assert 0.0 < float(values['confidence']) <= 1.0
+    assert 0.0 <= float(values['reprojection_rms_px']) < 0.5
+    assert values['detector_profile'] == 'far/threshold'
+    # A repeated stamp is served but flagged.
+    result = pipeline.process(_raw(frame.image), 2 / 30.0)
+    assert result.quality.level == WARN and 'stamp repeats' in result.quality.message

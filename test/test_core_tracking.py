@@ -1,0 +1,201 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the tracker: ACQUIRING / TRACKING / LOST, confirmation, coasting and prediction."""
+
+from clingers_perception.approach_trajectory import FACING_ROTATION
+from clingers_perception.blob_detection import Window
+from clingers_perception.pose_estimation import PoseEstimate
+from clingers_perception.tracking import (ACQUIRING, LOST, Tracker, TRACKING,
+                                          TrackingSettings)
+from clingers_perception.transforms import (rotation_angle_between, rotation_matrix,
+                                            rotation_vector)
+import numpy as np
+import pytest
+
+PERIOD = 0.1
+VELOCITY = np.array([0.01, -0.02, -0.1])
+TURN_RATE = np.array([0.0, 0.05, 0.1])
+
+
+def _pose(stamp, start=np.array([0.05, 0.0, 1.5])):
+    """Pose on a constant-velocity, constant-turn-rate trajectory at time `stamp`."""
+    rotation = rotation_matrix(TURN_RATE * stamp) @ FACING_ROTATION
+    return PoseEstimate(rotation_vector(rotation), start + VELOCITY * stamp, 0.1, None)
+
+
+def _confirmed(settings=TrackingSettings()):
+    """Return a tracker brought to TRACKING by consistent acquisitions at stamps 0, 0.1."""
+    tracker = Tracker(settings)
+    for index in range(settings.confirm_frames):
+        tracker.update(index * PERIOD, _pose(index * PERIOD), None, acquired=True)
+    assert tracker.state == TRACKING
+    return tracker
+
+
+def test_starts_acquiring_with_no_prediction():
+    """A new tracker is ACQUIRING, has no pose and predicts nothing."""
+    tracker = Tracker()
+    assert tracker.state == ACQUIRING
+    assert tracker.last_pose is None
+    assert tracker.predict(0.0) is None
+
+
+@pytest.mark.parametrize('confirm_frames', [1, 2, 3, 5])
+def test_acquired_poses_are_published_after_confirm_frames(confirm_frames):
+    """Acquisitions become TRACKING (and publishable) only on the confirm_frames-th one."""
+    tracker = Tracker(TrackingSettings(confirm_frames=confirm_frames))
+    for index in range(confirm_frames):
+        published = tracker.update(index * PERIOD, _pose(index * PERIOD), None, acquired=True)
+        last = index == confirm_frames - 1
+        assert published == last
+        assert tracker.state == (TRACKING if last else ACQUIRING)
+    assert tracker.predict(confirm_frames * PERIOD) is not None
+
+
+def test_inconsistent_acquisitions_are_not_confirmed():
+    """A second acquisition 10 % of the range away (a chance alignment) does not confirm."""
+    tracker = Tracker(TrackingSettings(confirm_frames=2))
+    assert not tracker.update(0.0, _pose(0.0), None, acquired=True)
+    jumped = PoseEstimate(_pose(0.1).rvec, _pose(0.1).tvec + [0.15, 0.0, 0.0], 0.1, None)
+    assert not tracker.update(0.1, jumped, None, acquired=True)
+    assert tracker.state == ACQUIRING
+    turned = PoseEstimate(rotation_vector(rotation_matrix([0.2, 0.0, 0.0])
+                                          @ rotation_matrix(jumped.rvec)), jumped.tvec, 0.1,
+                          None)
+    assert not tracker.update(0.2, turned, None, acquired=True)
+    assert tracker.state == ACQUIRING
+    # The next consistent one confirms the one before it.
+    assert tracker.update(0.3, turned, None, acquired=True)
+    assert tracker.state == TRACKING
+
+
+def test_a_miss_restarts_confirmation():
+    """A frame without a pose between two acquisitions means confirmation starts over."""
+    tracker = Tracker(TrackingSettings(confirm_frames=3))
+    assert not tracker.update(0.0, _pose(0.0), None, acquired=True)
+    assert not tracker.update(0.1, _pose(0.1), None, acquired=True)
+    assert not tracker.update(0.2, None, None, acquired=False)
+    assert not tracker.update(0.3, _pose(0.3), None, acquired=True)
+    assert not tracker.update(0.4, _pose(0.4), None, acquired=True)
+    assert tracker.state == ACQUIRING
+    assert tracker.update(0.5, _pose(0.5), None, acquired=True)
+
+
+@pytest.mark.parametrize('max_coast_frames', [0, 1, 5])
+def test_tracking_coasts_then_is_lost_then_recovers(max_coast_frames):
+    """TRACKING survives max_coast_frames misses, is LOST on the next, then re-acquires."""
+    settings = TrackingSettings(confirm_frames=2, max_coast_frames=max_coast_frames)
+    tracker = _confirmed(settings)
+    stamp = settings.confirm_frames * PERIOD
+    # While tracking, matched poses are published at once.
+    assert tracker.update(stamp, _pose(stamp), None, acquired=False)
+    for _ in range(max_coast_frames):
+        stamp += PERIOD
+        assert not tracker.update(stamp, None, None, acquired=False)
+        assert tracker.state == TRACKING
+    stamp += PERIOD
+    assert not tracker.update(stamp, None, None, acquired=False)
+    assert tracker.state == LOST
+    assert tracker.last_pose is None and tracker.predict(stamp + PERIOD) is None
+    # Still LOST while nothing is seen.
+    stamp += PERIOD
+    assert not tracker.update(stamp, None, None, acquired=False)
+    assert tracker.state == LOST
+    # Acquired again: TRACKING after confirm_frames consistent acquisitions.
+    for index in range(settings.confirm_frames):
+        stamp += PERIOD
+        published = tracker.update(stamp, _pose(stamp), None, acquired=True)
+        assert published == (index == settings.confirm_frames - 1)
+    assert tracker.state == TRACKING
+
+
+def test_a_pose_while_coasting_resets_the_miss_count():
+    """Misses need not be consecutive to be forgiven: one good frame restarts the count."""
+    tracker = _confirmed(TrackingSettings(max_coast_frames=2))
+    stamp = 0.2
+    for _ in range(3):
+        for _ in range(2):
+            stamp += PERIOD
+            tracker.update(stamp, None, None, acquired=False)
+        stamp += PERIOD
+        assert tracker.update(stamp, _pose(stamp), None, acquired=False)
+        assert tracker.state == TRACKING
+
+
+def test_prediction_extrapolates_constant_velocity():
+    """From two poses the prediction continues the translation and the turn at the same rate."""
+    tracker = _confirmed()
+    last_stamp = PERIOD
+    for ahead in (0.05, 0.1, 0.3):
+        stamp = last_stamp + ahead
+        rvec, tvec = tracker.predict(stamp)
+        truth = _pose(stamp)
+        assert np.allclose(tvec, truth.tvec, atol=1e-12)
+        assert rotation_angle_between(rotation_matrix(rvec), truth.rotation) < 1e-9
+    # Not moving: the prediction is the last pose.
+    still = Tracker(TrackingSettings(confirm_frames=2))
+    still.update(0.0, _pose(0.0), None, acquired=True)
+    still.update(0.1, _pose(0.0), None, acquired=True)
+    rvec, tvec = still.predict(0.25)
+    assert np.allclose(tvec, _pose(0.0).tvec) and np.allclose(rvec, _pose(0.0).rvec)
+
+
+def test_prediction_refuses_stale_or_backward_stamps():
+    """No prediction across a gap longer than max_prediction_gap_s, or into the past."""
+    tracker = _confirmed(TrackingSettings(max_prediction_gap_s=0.5))
+    assert tracker.predict(PERIOD + 0.49) is not None
+    assert tracker.predict(PERIOD + 0.51) is None
+    assert tracker.predict(PERIOD - 0.01) is None
+
+
+def test_prediction_with_one_pose_or_a_repeated_stamp_is_the_last_pose():
+    """With confirm_frames 1 there is a single pose; a zero time span gives no velocity."""
+    tracker = Tracker(TrackingSettings(confirm_frames=1))
+    assert tracker.update(0.0, _pose(0.0), None, acquired=True)
+    rvec, tvec = tracker.predict(0.1)
+    assert np.allclose(tvec, _pose(0.0).tvec)
+    tracker.update(0.0, _pose(0.1), None, acquired=False)
+    rvec, tvec = tracker.predict(0.1)
+    assert np.allclose(tvec, _pose(0.1).tvec)
+
+
+def test_search_windows_follow_the_prediction_and_the_blob_size():
+    """One window per LED, margin around the prediction, widened by the LED's last blob."""
+    settings = TrackingSettings(window_margin_px=10.0)
+    tracker = _confirmed(settings)
+    predicted = np.array([[100.4, 200.6], [5.0, 5.0], [1275.0, 1020.0], [640.0, 512.0]])
+    windows = tracker.search_windows(predicted, 1280, 1024)
+    assert windows[0] == Window(90, 190, 111, 211)
+    # Cut at the image border.
+    assert windows[1] == Window(0, 0, 16, 16)
+    assert windows[2] == Window(1265, 1010, 1280, 1024)
+    assert all(w.x0 <= x < w.x1 and w.y0 <= y < w.y1 for w, (x, y) in zip(windows, predicted))
+    # With the LEDs' last boxes, a long smear gets a long window.
+    boxes = [(95, 195, 4, 4), None, (1200, 1000, 60, 8), (600, 500, 80, 30)]
+    tracker.update(0.3, _pose(0.3), boxes, acquired=False)
+    windows = tracker.search_windows(predicted, 1280, 1024)
+    assert windows[0] == Window(86, 186, 115, 215)
+    assert windows[1] == Window(0, 0, 16, 16)
+    assert windows[3] == Window(550, 472, 731, 553)
+
+
+def test_reset_forgets_everything():
+    """reset() returns to ACQUIRING with no history, windows or prediction."""
+    tracker = _confirmed()
+    tracker.update(0.2, _pose(0.2), [(1, 2, 3, 4)] * 4, acquired=False)
+    tracker.reset()
+    assert tracker.state == ACQUIRING
+    assert tracker.last_pose is None and tracker.led_boxes is None
+    assert tracker.predict(0.3) is None
