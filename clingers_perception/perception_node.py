@@ -17,18 +17,20 @@
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.quality import ERROR, QualityReport
-from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
-                                                 range_message, raw_image, stamp_seconds)
+from clingers_perception.ros_conversions import (diagnostic_message, parameter_descriptor,
+                                                 pose_message, range_message, raw_image,
+                                                 stamp_seconds)
+from clingers_perception.ros_visualization import debug_image, marker_array
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image, Range
+from visualization_msgs.msg import MarkerArray
 
 
 # Results are small and each one matters to guidance: reliable, a short queue.
@@ -42,7 +44,7 @@ class PerceptionNode(Node):
         """Declare parameters, build the pipeline, and connect topics."""
         super().__init__('clingers_perception', **kwargs)
         for spec in PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
         self._config = build_config(self._parameter_values())
         self._pipeline = LedPosePipeline(self._config.target, self._config.settings)
         self._reconfigure = False
@@ -54,6 +56,9 @@ class PerceptionNode(Node):
         self._range_pub = self.create_publisher(Range, 'target_range', RESULT_QOS)
         self._quality_pub = self.create_publisher(DiagnosticArray, 'detection_quality',
                                                   RESULT_QOS)
+        # For people watching in rviz2: built only while someone subscribes.
+        self._marker_pub = self.create_publisher(MarkerArray, 'markers', RESULT_QOS)
+        self._debug_pub = self.create_publisher(Image, 'debug_image', qos_profile_sensor_data)
         overrides = QoSOverridingOptions.with_default_policies()
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
@@ -109,20 +114,14 @@ class PerceptionNode(Node):
         quality.extra['frames_received'] = self.frames_in
         self._quality_pub.publish(diagnostic_message(
             msg.header, f'{self.get_name()}: LED detection', msg.header.frame_id, quality))
-
-
-def _descriptor(spec):
-    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
-    if spec.choices is not None:
-        descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
-    if spec.low is not None and isinstance(spec.default, float):
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-    elif spec.low is not None and isinstance(spec.default, int) \
-            and not isinstance(spec.default, bool):
-        descriptor.integer_range = [
-            IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
-    return descriptor
+        if self._marker_pub.get_subscription_count() > 0:
+            self._marker_pub.publish(marker_array(
+                msg.header, result, self._config.target.positions, self._config.target_frame))
+        if self._debug_pub.get_subscription_count() > 0:
+            annotated = debug_image(msg, result, self._config.settings.mono16_bits,
+                                    self._config.settings.max_image_bytes)
+            if annotated is not None:
+                self._debug_pub.publish(annotated)
 
 
 def main(args=None):
@@ -134,6 +133,11 @@ def main(args=None):
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # A signal arriving while a message is being taken surfaces as a RuntimeError from
+        # the rcl binding once the context is shut down; anything else is a real error.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

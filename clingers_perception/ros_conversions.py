@@ -18,6 +18,7 @@ from clingers_perception.image_decoding import RawImage
 from clingers_perception.transforms import quaternion_from_matrix
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseWithCovarianceStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from sensor_msgs.msg import Range
 
 
@@ -72,3 +73,18 @@ def diagnostic_message(header, name, hardware_id, quality):
     msg.header = header
     msg.status = [status]
     return msg
+
+
+def parameter_descriptor(spec):
+    """Return the rcl_interfaces ParameterDescriptor of a parameters.ParameterSpec."""
+    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices is not None:
+        descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if spec.low is not None and isinstance(spec.default, float):
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif spec.low is not None and isinstance(spec.default, int) \
+            and not isinstance(spec.default, bool):
+        descriptor.integer_range = [
+            IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    return descriptor

@@ -1,0 +1,149 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+docking_guidance: the reference consumer of perception_node's outputs.
+
+Subscribes to target_pose, target_range and detection_quality; at `control_rate_hz` publishes
+`cmd_vel` (geometry_msgs/TwistStamped in the camera optical frame: linear = chaser velocity,
+angular = chaser angular rate) and `docking_status` (std_msgs/String: the phase). The rules are
+in docking_guidance.py.
+"""
+
+from clingers_perception.docking_guidance import (DockingGuidance, GUIDANCE_PARAMETER_SPECS,
+                                                  settings_from_values)
+from clingers_perception.ros_conversions import parameter_descriptor, stamp_seconds
+from clingers_perception.transforms import matrix_from_quaternion
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Range
+from std_msgs.msg import String
+
+# Commands and results: reliable, a short queue (matches perception_node's outputs).
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class DockingGuidanceNode(Node):
+    """Thin ROS glue around DockingGuidance."""
+
+    def __init__(self, **kwargs):
+        """Declare parameters, connect topics and start the control timer."""
+        super().__init__('docking_guidance', **kwargs)
+        for spec in GUIDANCE_PARAMETER_SPECS:
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        self.guidance = DockingGuidance(settings_from_values(self._parameter_values()))
+        self._reconfigure = False
+        self._frame_id = ''
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self._cmd_pub = self.create_publisher(TwistStamped, 'cmd_vel', RELIABLE_QOS)
+        self._status_pub = self.create_publisher(String, 'docking_status', RELIABLE_QOS)
+        self.create_subscription(PoseWithCovarianceStamped, 'target_pose', self._on_pose,
+                                 RELIABLE_QOS)
+        self.create_subscription(Range, 'target_range', self._on_range, RELIABLE_QOS)
+        self.create_subscription(DiagnosticArray, 'detection_quality', self._on_quality,
+                                 RELIABLE_QOS)
+        self.create_timer(1.0 / self.get_parameter('control_rate_hz').value, self._on_timer)
+        self._phase = None
+
+    def _parameter_values(self, overrides=()):
+        values = {s.name: self.get_parameter(s.name).value for s in GUIDANCE_PARAMETER_SPECS}
+        values.update((p.name, p.value) for p in overrides)
+        return values
+
+    def _validate_parameters(self, parameters):
+        # Validation only: the timer applies the new values on its next tick, once they are set.
+        try:
+            settings_from_values(self._parameter_values(parameters))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self._reconfigure = True
+        return SetParametersResult(successful=True)
+
+    def _on_pose(self, msg):
+        pose = msg.pose.pose
+        q = pose.orientation
+        self._frame_id = msg.header.frame_id
+        self.guidance.update_pose(stamp_seconds(msg.header.stamp),
+                                  matrix_from_quaternion([q.x, q.y, q.z, q.w]),
+                                  [pose.position.x, pose.position.y, pose.position.z])
+
+    def _on_range(self, msg):
+        self.guidance.update_range(stamp_seconds(msg.header.stamp), msg.range)
+
+    def _on_quality(self, msg):
+        if not msg.status:
+            return
+        status = msg.status[0]
+        values = {item.key: item.value for item in status.values}
+        level = status.level[0] if isinstance(status.level, (bytes, bytearray)) \
+            else int(status.level)
+        self.guidance.update_quality(stamp_seconds(msg.header.stamp), level,
+                                     values.get('state', ''),
+                                     _number(values.get('confidence', 'nan')))
+
+    def _on_timer(self):
+        if self._reconfigure:
+            self._reconfigure = False
+            self.guidance.settings = settings_from_values(self._parameter_values())
+        if not self.context.ok():
+            return
+        now = self.get_clock().now()
+        command = self.guidance.command(now.nanoseconds * 1e-9)
+        if command.phase != self._phase:
+            self._phase = command.phase
+            self.get_logger().info(f'{command.phase}: {command.reason}')
+        msg = TwistStamped()
+        msg.header.stamp = now.to_msg()
+        msg.header.frame_id = self._frame_id
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = \
+            (float(v) for v in command.linear)
+        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = \
+            (float(v) for v in command.angular)
+        self._cmd_pub.publish(msg)
+        self._status_pub.publish(String(data=command.phase))
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return float('nan')
+
+
+def main(args=None):
+    """Run the node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = DockingGuidanceNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:  # noqa: B902
+        # SIGINT can land inside an rclpy call; an error once shutdown has begun is no fault.
+        if rclpy.ok():
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
