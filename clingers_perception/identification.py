@@ -193,11 +193,16 @@ class LedIdentifier:
                 f'{self.min_leds} needed'
         pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
                       prior.rvec, prior.tvec)
+        gate = 3.0 * band.max_reprojection_rms_px
         # Re-associate from the refined pose: a spot taken through a wide gate may belong
-        # to no LED, and a spot missed may now be close to its LED.
-        projected, _ = camera.project_pose(self.target.positions, pose.rvec, pose.tvec)
-        distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
-        reassigned = _nearest_unique(distance, 3.0 * band.max_reprojection_rms_px)
+        # to no LED, and a spot missed may now be close to its LED. Nothing can change when
+        # every LED has a spot already within the tight gate.
+        if seen.size == blob_of_led.size and np.all(pose.residuals_px <= gate):
+            reassigned = blob_of_led
+        else:
+            projected, _ = camera.project_pose(self.target.positions, pose.rvec, pose.tvec)
+            distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
+            reassigned = _nearest_unique(distance, gate)
         if not np.array_equal(reassigned, blob_of_led):
             blob_of_led = reassigned
             seen = np.flatnonzero(blob_of_led >= 0)
@@ -283,6 +288,11 @@ def _centres(blobs):
 
 def _nearest_unique(distance, gate_px):
     """Give each LED (row) the nearest blob (column) within the gate; a blob serves one LED."""
+    nearest = distance.argmin(axis=1)
+    if np.unique(nearest).size == nearest.size:
+        # The usual case: no two LEDs want the same blob.
+        within = distance[np.arange(nearest.size), nearest] <= gate_px
+        return np.where(within, nearest, -1).astype(np.intp)
     blob_of_led = np.full(distance.shape[0], -1, dtype=np.intp)
     for flat in np.argsort(distance, axis=None):
         led, blob = np.unravel_index(flat, distance.shape)

@@ -129,7 +129,12 @@ def main(args=None):
     rclpy.init(args=args)
     node = None
     try:
-        node = PerceptionNode()
+        try:
+            node = PerceptionNode()
+        except ValueError as error:
+            # A parameter file or override the node cannot run with: say why, without a trace.
+            rclpy.logging.get_logger('clingers_perception').fatal(f'invalid parameters: {error}')
+            raise SystemExit(1)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

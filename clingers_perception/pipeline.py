@@ -71,20 +71,33 @@ class LedPosePipeline:
         """Set up for `target` (an LedTarget); a camera must be set before frames give poses."""
         self.camera = None
         self._camera_error = 'no camera_info received yet'
+        self.target = self.settings = self._band = None
         self.configure(target, settings)
 
     def configure(self, target, settings):
-        """Apply a new layout or settings; the track restarts when either changes."""
+        """
+        Apply a layout and settings, taking effect on the next frame.
+
+        The track and the measured noise survive a change of settings; a new layout, or a
+        change of the bands' noise priors, starts them again.
+        """
+        new_target = self.target is None or \
+            not np.array_equal(target.positions, self.target.positions)
+        new_bands = self.settings is None or settings.bands != self.settings.bands
         self.target = target
         self.settings = settings
         self.detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
         self.identifier = LedIdentifier(target, settings.identification)
-        self.tracker = Tracker(settings.tracking)
-        self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
-        self._band = settings.bands[0]
-        self._last_stamp = None
-        # Range of the last published pose: where an acquisition search starts.
-        self._last_range_m = None
+        if new_target:
+            self.tracker = Tracker(settings.tracking)
+            self._last_stamp = None
+            # Range of the last published pose: where an acquisition search starts.
+            self._last_range_m = None
+        self.tracker.settings = settings.tracking
+        if new_target or new_bands:
+            self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
+        current = self._band.name if self._band is not None else None
+        self._band = next((b for b in settings.bands if b.name == current), settings.bands[0])
 
     def set_camera(self, model=None, error=None):
         """Use a new calibration, or record why the last camera_info was refused."""

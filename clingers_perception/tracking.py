@@ -27,6 +27,10 @@ TRACKING = 'TRACKING'
 LOST = 'LOST'
 
 
+# Search one rectangle around all LED windows when it is at most this much larger.
+MERGE_AREA_RATIO = 2.0
+
+
 @dataclass(frozen=True)
 class TrackingSettings:
     """How the tracker confirms, coasts and searches."""
@@ -87,7 +91,12 @@ class Tracker:
         return rotation_vector(rotation), last.tvec + (last.tvec - before.tvec) * ratio
 
     def search_windows(self, predicted_px, width, height):
-        """Return one window per predicted LED, sized by that LED's last blob."""
+        """
+        Return the windows to search: one per predicted LED, sized by that LED's last blob.
+
+        Far away the windows crowd together; when one rectangle around all of them is not
+        much larger than they are together, it is searched in one pass instead.
+        """
         margin = self.settings.window_margin_px
         windows = []
         for index, (x, y) in enumerate(predicted_px):
@@ -97,6 +106,10 @@ class Tracker:
                 half_w, half_h = w + margin, h + margin
             windows.append(Window(int(x - half_w), int(y - half_h),
                                   int(x + half_w) + 1, int(y + half_h) + 1).clamp(width, height))
+        union = Window(min(w.x0 for w in windows), min(w.y0 for w in windows),
+                       max(w.x1 for w in windows), max(w.y1 for w in windows))
+        if _area(union) <= MERGE_AREA_RATIO * sum(_area(w) for w in windows):
+            return [union]
         return windows
 
     def update(self, stamp_s, pose, boxes, acquired):
@@ -130,7 +143,13 @@ class Tracker:
         return True
 
 
-def _consistent(a, b, relative_distance=0.05, angle_rad=np.radians(5.0)):
+def _consistent(a, b, relative_distance=0.25, angle_rad=np.radians(15.0)):
+    # Loose enough for a fast approach between two frames (a quarter of the range), tight
+    # enough that two chance alignments of distractor spots do not agree.
     range_m = max(np.linalg.norm(a.tvec), 1e-6)
     angle = rotation_angle_between(rotation_matrix(a.rvec), rotation_matrix(b.rvec))
     return np.linalg.norm(a.tvec - b.tvec) < relative_distance * range_m and angle < angle_rad
+
+
+def _area(window):
+    return max(0, window.x1 - window.x0) * max(0, window.y1 - window.y0)

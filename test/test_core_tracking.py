@@ -65,13 +65,13 @@ def test_acquired_poses_are_published_after_confirm_frames(confirm_frames):
 
 
 def test_inconsistent_acquisitions_are_not_confirmed():
-    """A second acquisition 10 % of the range away (a chance alignment) does not confirm."""
+    """A second acquisition 40 % of the range away (a chance alignment) does not confirm."""
     tracker = Tracker(TrackingSettings(confirm_frames=2))
     assert not tracker.update(0.0, _pose(0.0), None, acquired=True)
-    jumped = PoseEstimate(_pose(0.1).rvec, _pose(0.1).tvec + [0.15, 0.0, 0.0], 0.1, None)
+    jumped = PoseEstimate(_pose(0.1).rvec, _pose(0.1).tvec + [0.6, 0.0, 0.0], 0.1, None)
     assert not tracker.update(0.1, jumped, None, acquired=True)
     assert tracker.state == ACQUIRING
-    turned = PoseEstimate(rotation_vector(rotation_matrix([0.2, 0.0, 0.0])
+    turned = PoseEstimate(rotation_vector(rotation_matrix([0.4, 0.0, 0.0])
                                           @ rotation_matrix(jumped.rvec)), jumped.tvec, 0.1,
                           None)
     assert not tracker.update(0.2, turned, None, acquired=True)
