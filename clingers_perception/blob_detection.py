@@ -37,6 +37,14 @@ MAX_COMPONENTS = 256
 SATURATION_LEVEL = 250
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
 CORE_DEPTH_FRACTION = 0.9
+# A saturated region whose centroid lies within this fraction of its core radius (plus
+# 0.2 px) of its deepest point has no smear: it is symmetric about its LED.
+SYMMETRY_TOLERANCE = 0.1
+# A blob rounder than this has no faint streak either: its weighted centroid is the LED.
+ROUND_BLOB = 1.1
+# A smear whose centroid lies this many core radii from its deepest point is long enough for
+# the rim of its disc to be fitted.
+LONG_SMEAR = 0.5
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
 
 
@@ -98,8 +106,8 @@ class BlobDetector:
                 found = _threshold_blobs(roi, band, window, (width, height))
             else:
                 found = self._simple_blobs(roi, band, window, (width, height))
-            blobs.extend(b for b in found if not _duplicate(b, blobs))
-        return blobs
+            blobs.extend(found)
+        return _without_duplicates(blobs) if len(windows) > 1 else blobs
 
     def _simple_blobs(self, roi, band, window, image_size):
         detector = self._simple_blob_detectors.get(band)
@@ -241,12 +249,64 @@ def _core_position(crop, mask):
         return _weighted_centroid(crop, mask)
     padded = cv2.copyMakeBorder(saturated, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    weights = depth - CORE_DEPTH_FRACTION * float(depth.max())
+    radius = float(depth.max())
+    weights = depth - CORE_DEPTH_FRACTION * radius
     np.maximum(weights, 0.0, out=weights)
     moments = cv2.moments(weights)
-    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
+    centre = np.array([moments['m10'], moments['m01']]) / moments['m00']
+    area = cv2.moments(saturated, binaryImage=True)
+    area_centre = np.array([area['m10'], area['m01']]) / area['m00']
+    streak = area_centre - centre
+    if np.linalg.norm(streak) < SYMMETRY_TOLERANCE * radius + 0.2:
+        # No smear pulls the saturated area to one side: it is symmetric about the LED. (A
+        # faint streak below saturation may still be there: the whole blob is not.)
+        if _elongation(mask) < ROUND_BLOB:
+            return _weighted_centroid(crop, mask)
+        return tuple(area_centre)
+    if np.linalg.norm(streak) < LONG_SMEAR * radius:
+        # A short smear leaves too little clean rim to fit: the deepest point is closer.
+        return tuple(centre)
+    return tuple(_fit_core_rim(saturated, centre, radius, streak))
 
 
-def _duplicate(blob, blobs):
-    # Overlapping windows see the same spot twice.
-    return any(abs(blob.x - b.x) < 1.0 and abs(blob.y - b.y) < 1.0 for b in blobs)
+def _fit_core_rim(saturated, centre, radius, streak):
+    """
+    Refine the centre of a smear's saturated disc from the arc of its rim away from the streak.
+
+    The deepest point of the smear is biased towards the streak, where the disc widens into
+    it; the rim on the other side is the disc alone, and a circle through it finds the LED.
+    """
+    contours = cv2.findContours(saturated, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[-2]
+    points = np.vstack([c.reshape(-1, 2) for c in contours]).astype(np.float64)
+    length = np.linalg.norm(streak)
+    offsets = points - centre
+    distance = np.linalg.norm(offsets, axis=1)
+    rim = points[(distance > 0.6 * radius) & (distance < 1.6 * radius)
+                 & (offsets @ (streak / length) < 0.2 * radius)]
+    if rim.shape[0] < 12:
+        return centre
+    # Algebraic circle fit: x^2 + y^2 + D x + E y + F = 0.
+    design = np.column_stack([rim, np.ones(rim.shape[0])])
+    solution, *_ = np.linalg.lstsq(design, -(rim ** 2).sum(axis=1), rcond=None)
+    fitted = -0.5 * solution[:2]
+    return fitted if np.linalg.norm(fitted - centre) < 0.5 * radius else centre
+
+
+def _without_duplicates(blobs):
+    """
+    Drop what overlapping windows saw twice.
+
+    A spot cut by the edge of a neighbour's window is a part of the whole spot its own window
+    sees: its box lies inside the whole one's, and only the whole one is kept.
+    """
+    kept = []
+    for blob in sorted(blobs, key=lambda b: (b.clipped, -b.bbox[2] * b.bbox[3])):
+        if not any(_inside(blob.bbox, k.bbox) for k in kept):
+            kept.append(blob)
+    return kept
+
+
+def _inside(inner, outer):
+    return inner[0] >= outer[0] and inner[1] >= outer[1] \
+        and inner[0] + inner[2] <= outer[0] + outer[2] \
+        and inner[1] + inner[3] <= outer[1] + outer[3]
