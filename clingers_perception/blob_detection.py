@@ -33,6 +33,8 @@ import numpy as np
 BACKENDS = ('threshold', 'simple_blob')
 # Beyond this many components a frame is glare or noise, not LEDs; the largest are kept.
 MAX_COMPONENTS = 256
+# Blobs smaller than this are not judged by their shape.
+MIN_SHAPE_AREA_PX = 6
 # Pixels at or above this 8-bit level count as saturated when locating a smear's core.
 SATURATION_LEVEL = 250
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
@@ -211,6 +213,9 @@ def _elongation(mask):
 
 
 def _passes_shape_filters(mask, area, elongation, band):
+    if area < MIN_SHAPE_AREA_PX:
+        # A spot of a few pixels has no measurable shape: a far LED binarises to 2-5 pixels.
+        return True
     if band.min_inertia_ratio > 0.0 and 1.0 / elongation ** 2 < band.min_inertia_ratio:
         return False
     if band.min_circularity <= 0.0 and band.min_convexity <= 0.0:

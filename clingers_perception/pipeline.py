@@ -24,7 +24,7 @@ from clingers_perception.identification import IdentificationLimits, LedIdentifi
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError
 from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
 from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
-from clingers_perception.range_bands import DEFAULT_BANDS, select_band
+from clingers_perception.range_bands import DEFAULT_BANDS, scaled_for_camera, select_band
 from clingers_perception.tracking import Tracker, TrackingSettings
 from clingers_perception.transforms import rotation_angle_between, rotation_matrix
 import numpy as np
@@ -32,6 +32,8 @@ import numpy as np
 
 # Each frame's residuals update the measured centroid noise with this weight.
 NOISE_AVERAGING_WEIGHT = 0.05
+# The measured centroid noise is trusted down to this fraction of a band's prior.
+NOISE_FLOOR_FRACTION = 0.2
 # A frame with more of its pixels this bright has the sun or a lamp in view.
 GLARE_LEVEL = 200
 
@@ -96,8 +98,14 @@ class LedPosePipeline:
         self.tracker.settings = settings.tracking
         if new_target or new_bands:
             self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
+        self._scale_bands()
+
+    def _scale_bands(self):
+        """Fit the bands' area limits to the camera's focal length; keep the current band."""
+        self._bands = self.settings.bands if self.camera is None else \
+            scaled_for_camera(self.settings.bands, self.camera.focal_length_px)
         current = self._band.name if self._band is not None else None
-        self._band = next((b for b in settings.bands if b.name == current), settings.bands[0])
+        self._band = next((b for b in self._bands if b.name == current), self._bands[0])
 
     def set_camera(self, model=None, error=None):
         """Use a new calibration, or record why the last camera_info was refused."""
@@ -105,6 +113,7 @@ class LedPosePipeline:
                 (model.width, model.height) != (self.camera.width, self.camera.height):
             self.tracker.reset()
         self.camera, self._camera_error = model, error
+        self._scale_bands()
 
     def set_camera_info(self, width, height, distortion_model, d, k, p, rectified=False):
         """Build the camera model from CameraInfo fields; return the error text or ''."""
@@ -154,7 +163,7 @@ class LedPosePipeline:
         tick = time.perf_counter()
         identification, blobs, acquired = None, [], False
         if prediction is not None:
-            self._band = select_band(self.settings.bands, float(np.linalg.norm(prediction[1])),
+            self._band = select_band(self._bands, float(np.linalg.norm(prediction[1])),
                                      self._band, self.settings.band_hysteresis)
             prior = PoseEstimate(prediction[0], prediction[1], math.nan, None)
             predicted_px, _ = camera.project_pose(target.positions, *prediction)
@@ -206,7 +215,7 @@ class LedPosePipeline:
                             reason, timings)
 
     def _acquisition_order(self):
-        bands = list(self.settings.bands)
+        bands = list(self._bands)
         first = bands[0] if self._last_range_m is None else \
             select_band(bands, self._last_range_m)
         return [first] + [b for b in bands if b.name != first.name]
@@ -284,8 +293,9 @@ class LedPosePipeline:
         return self._noise_px(self._band)
 
     def _noise_px(self, band):
-        """Return the measured centroid noise of `band`, at least half its configured prior."""
-        return math.sqrt(max(self._noise_var[band.name], (0.5 * band.centroid_noise_px) ** 2))
+        """Return the measured centroid noise of `band`, at least a fifth of its prior."""
+        return math.sqrt(max(self._noise_var[band.name],
+                             (NOISE_FLOOR_FRACTION * band.centroid_noise_px) ** 2))
 
     def _check_stamp(self, stamp_s):
         previous, self._last_stamp = self._last_stamp, stamp_s

@@ -62,6 +62,10 @@ DEFAULT_BANDS = (
                  centroid_noise_px=0.5, max_reprojection_rms_px=1.0),
 )
 
+# Area limits are given for a camera of this focal length (pixels) and scale with the square
+# of the actual one: a spot covers (f / REFERENCE_FOCAL_PX)^2 times as many pixels.
+REFERENCE_FOCAL_PX = 700.0
+
 # The fields a parameter file may set for each band, with their Python types.
 BAND_FIELDS = {f.name: f.type for f in fields(DetectorBand) if f.name != 'name'}
 
@@ -113,3 +117,10 @@ def select_band(bands, range_m, current=None, hysteresis=0.1):
     if current.min_range_m * (1.0 - hysteresis) <= range_m <= upper * (1.0 + hysteresis):
         return current
     return chosen
+
+
+def scaled_for_camera(bands, focal_length_px):
+    """Return `bands` with their area limits scaled from REFERENCE_FOCAL_PX to this camera."""
+    scale = (focal_length_px / REFERENCE_FOCAL_PX) ** 2
+    return tuple(replace(b, min_area_px=max(1.0, b.min_area_px * scale),
+                         max_area_px=b.max_area_px * scale) for b in bands)
