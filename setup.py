@@ -46,6 +46,10 @@ setup(
     entry_points={
         'console_scripts': [
             'perception_node = clingers_perception.perception_node:main',
+            'ir_camera_sim = clingers_perception.ir_camera_sim_node:main',
+            'docking_guidance = clingers_perception.docking_guidance_node:main',
+            'clingers_eval = clingers_perception.eval_cli:main',
+            'clingers_replay = clingers_perception.replay:main',
         ],
     },
 )
