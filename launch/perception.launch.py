@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Start perception_node on a camera's image and camera_info topics.
+"""
+Start perception_node on a camera's image and camera_info topics.
 
     ros2 launch clingers_perception perception.launch.py \
         image:=/cam/image_raw camera_info:=/cam/camera_info

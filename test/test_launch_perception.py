@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""launch_testing test of launch/perception.launch.py on a ROS 2 system.
+"""
+launch_testing test of launch/perception.launch.py on a ROS 2 system.
 
 The launch file starts perception_node in a namespace of its own with its inputs remapped; this
 process plays the camera driver: it publishes rendered 1280x1024 frames and their camera_info

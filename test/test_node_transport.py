@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""perception_node through real rclpy and DDS: rendered frames in, messages out, no mocks.
+"""
+perception_node through real rclpy and DDS: rendered frames in, messages out, no mocks.
 
 A test node publishes 1280x1024 frames rendered by ir_scene and the matching camera_info with
 the sensor-data QoS, and checks what the node publishes against the interface contract and the
@@ -61,7 +62,8 @@ _NAMESPACES = itertools.count()
 
 @contextlib.contextmanager
 def discovery_within_this_process():
-    """Keep a context created inside from discovering other processes (Jazzy and later).
+    """
+    Keep a context created inside from discovering other processes (Jazzy and later).
 
     The nodes under test talk to each other only. Test runs of other engineers or CI jobs in
     the same domain come and go; Fast DDS can deadlock while it removes such a remote
@@ -190,7 +192,8 @@ class Rig:
         return stamp_ns
 
     def send(self, image, camera_info=None):
-        """Publish camera_info (as a driver does, with the image's header), then the image.
+        """
+        Publish camera_info (as a driver does, with the image's header), then the image.
 
         Return the Outcome of that frame: its detection_quality status and, when published,
         its pose and range. Fail when no detection_quality with the frame's stamp arrives.

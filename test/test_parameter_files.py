@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The shipped parameter file and launch files agree with the parameters the node declares.
+"""
+The shipped parameter file and launch files agree with the parameters the node declares.
 
 The launch files are read with `ast`, not imported, so these tests need neither launch nor
 launch_ros. One test loads the parameter file through rcl into a real node.
