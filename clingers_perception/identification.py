@@ -149,7 +149,8 @@ class LedIdentifier:
             # A P3P root can be tens of degrees off when the triangle nearly faces the camera:
             # the other LEDs are searched within a fraction of the triangle's size, and the
             # assignment is refined on all of them before the tight check.
-            spread = np.array([np.ptp(centres[list(t)], axis=0).max() for t, _, _ in roots])
+            corners = centres[np.array([t for t, _, _ in roots])]
+            spread = (corners.max(axis=1) - corners.min(axis=1)).max(axis=1)
             gates = np.maximum(3.0 * band.max_reprojection_rms_px, ROOT_GATE_FRACTION * spread)
             # Most roots predict the other LEDs where no spot is: those are dropped here.
             near = np.count_nonzero(np.nan_to_num(distance.min(axis=2), nan=np.inf)
