@@ -21,6 +21,8 @@ OK = 0
 WARN = 1
 ERROR = 2
 LEVEL_NAMES = {OK: 'OK', WARN: 'WARN', ERROR: 'ERROR'}
+# A fit whose residuals right fits leave at least this often is fully consistent.
+CONSISTENT_CHANCE = 0.05
 
 
 @dataclass
@@ -66,11 +68,17 @@ def _text(value, digits=None):
 
 
 def fit_confidence(residuals_px, noise_px, matched, expected):
-    """Return a 0..1 confidence: the chance of residuals this large, times the LED coverage."""
+    """
+    Return a 0..1 confidence: how consistent the fit is with the noise, times the LED coverage.
+
+    The chance of residuals this large is uniform over right fits, so it is not a confidence
+    by itself; it becomes one when measured against the tail: 1 for the 95 % of right fits
+    and falling to 0 as the residuals move into the last 5 %.
+    """
     coverage = matched / expected
     if 2 * matched - 6 <= 0:
         return coverage * 0.5
-    return coverage * residual_chance(residuals_px, noise_px)
+    return coverage * min(1.0, residual_chance(residuals_px, noise_px) / CONSISTENT_CHANCE)
 
 
 def residual_chance(residuals_px, noise_px):

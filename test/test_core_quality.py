@@ -19,7 +19,8 @@ import math
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.pipeline import LedPosePipeline
-from clingers_perception.quality import (ERROR, fit_confidence, LEVEL_NAMES, OK, QualityReport,
+from clingers_perception.quality import (CONSISTENT_CHANCE, ERROR, fit_confidence,
+                                         LEVEL_NAMES, OK, QualityReport, residual_chance,
                                          WARN)
 import numpy as np
 import pytest
@@ -65,27 +66,31 @@ def test_values_are_formatted_as_text():
     assert _values(report)['reprojection_rms_px'] == 'nan'
 
 
-def test_fit_confidence_is_the_chi_square_survival_times_coverage():
-    """Four LEDs leave 2 dof: confidence = exp(-chi2 / 2); five leave 4: (1 + chi2/2) e^-chi2/2."""
+def test_fit_confidence_is_the_chi_square_tail_times_coverage():
+    """Four LEDs leave 2 dof, chance exp(-chi2/2); five leave 4, (1 + chi2/2) e^-chi2/2."""
     residuals = [0.1, 0.2, 0.05, 0.15]
     chi2 = sum(r * r for r in residuals) / 0.1 ** 2
-    assert fit_confidence(residuals, 0.1, 4, 4) == pytest.approx(math.exp(-chi2 / 2))
-    five = residuals + [0.1]
+    assert fit_confidence(residuals, 0.1, 4, 4) == pytest.approx(
+        min(1.0, math.exp(-chi2 / 2) / CONSISTENT_CHANCE))
+    # A typical right fit is fully consistent; one deep in the tail is not.
+    assert fit_confidence([0.1] * 4, 0.1, 4, 4) == 1.0
+    assert fit_confidence([0.5] * 4, 0.1, 4, 4) < 1e-6
+    five = residuals + [0.4]
     chi2 = sum(r * r for r in five) / 0.1 ** 2
-    expected = (1 + chi2 / 2) * math.exp(-chi2 / 2)
+    expected = (1 + chi2 / 2) * math.exp(-chi2 / 2) / CONSISTENT_CHANCE
     assert fit_confidence(five, 0.1, 5, 5) == pytest.approx(expected)
     # Four of five LEDs matched: the chance is scaled by the coverage 4/5.
     assert fit_confidence(residuals, 0.1, 4, 5) == pytest.approx(
         0.8 * fit_confidence(residuals, 0.1, 4, 4))
 
 
-def test_fit_confidence_matches_a_monte_carlo_survival():
-    """With 6 LEDs (6 dof) the confidence is the tail probability of the chi-square."""
+def test_residual_chance_matches_a_monte_carlo_survival():
+    """With 6 LEDs (6 dof) the chance is the tail probability of the chi-square."""
     rng = np.random.default_rng(0)
     samples = np.sum(rng.standard_normal((200000, 6)) ** 2, axis=1)
     for chi2 in (2.0, 6.0, 12.0):
         residuals = [math.sqrt(chi2 / 6.0) * 0.2] * 6
-        assert fit_confidence(residuals, 0.2, 6, 6) == pytest.approx(
+        assert residual_chance(residuals, 0.2) == pytest.approx(
             float(np.mean(samples > chi2)), abs=0.005)
 
 
