@@ -39,14 +39,8 @@ MIN_SHAPE_AREA_PX = 6
 SATURATION_LEVEL = 250
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
 CORE_DEPTH_FRACTION = 0.9
-# A saturated region whose centroid lies within this fraction of its core radius (plus
-# 0.2 px) of its deepest point has no smear: it is symmetric about its LED.
-SYMMETRY_TOLERANCE = 0.1
-# A blob rounder than this has no faint streak either: its weighted centroid is the LED.
+# A blob rounder than this has no streak: its weighted centroid is the LED.
 ROUND_BLOB = 1.1
-# A smear whose centroid lies this many core radii from its deepest point is long enough for
-# the rim of its disc to be fitted.
-LONG_SMEAR = 0.5
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
 
 
@@ -250,7 +244,8 @@ def _weighted_centroid(crop, mask):
 
 def _core_position(crop, mask):
     saturated = ((crop >= SATURATION_LEVEL) & (mask > 0)).astype(np.uint8)
-    if int(saturated.sum()) < 9:
+    if int(saturated.sum()) < 9 or _elongation(mask) < ROUND_BLOB:
+        # Unsaturated, or round: the spot is symmetric about its LED.
         return _weighted_centroid(crop, mask)
     padded = cv2.copyMakeBorder(saturated, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
@@ -259,18 +254,9 @@ def _core_position(crop, mask):
     np.maximum(weights, 0.0, out=weights)
     moments = cv2.moments(weights)
     centre = np.array([moments['m10'], moments['m01']]) / moments['m00']
-    area = cv2.moments(saturated, binaryImage=True)
-    area_centre = np.array([area['m10'], area['m01']]) / area['m00']
-    streak = area_centre - centre
-    if np.linalg.norm(streak) < SYMMETRY_TOLERANCE * radius + 0.2:
-        # No smear pulls the saturated area to one side: it is symmetric about the LED. (A
-        # faint streak below saturation may still be there: the whole blob is not.)
-        if _elongation(mask) < ROUND_BLOB:
-            return _weighted_centroid(crop, mask)
-        return tuple(area_centre)
-    if np.linalg.norm(streak) < LONG_SMEAR * radius:
-        # A short smear leaves too little clean rim to fit: the deepest point is closer.
-        return tuple(centre)
+    # The streak, saturated or not yet, pulls the blob's centroid towards its side.
+    blob = cv2.moments(mask, binaryImage=True)
+    streak = np.array([blob['m10'], blob['m01']]) / blob['m00'] - centre
     return tuple(_fit_core_rim(saturated, centre, radius, streak))
 
 
@@ -284,6 +270,8 @@ def _fit_core_rim(saturated, centre, radius, streak):
     contours = cv2.findContours(saturated, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[-2]
     points = np.vstack([c.reshape(-1, 2) for c in contours]).astype(np.float64)
     length = np.linalg.norm(streak)
+    if length < 1e-6:
+        return centre
     offsets = points - centre
     distance = np.linalg.norm(offsets, axis=1)
     rim = points[(distance > 0.6 * radius) & (distance < 1.6 * radius)
