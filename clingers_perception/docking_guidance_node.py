@@ -23,13 +23,11 @@ in docking_guidance.py.
 
 from clingers_perception.docking_guidance import (DockingGuidance, GUIDANCE_PARAMETER_SPECS,
                                                   settings_from_values)
-from clingers_perception.ros_conversions import parameter_descriptor, stamp_seconds
+from clingers_perception.ros_conversions import stamp_seconds
+from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.transforms import matrix_from_quaternion
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped
-from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Range
@@ -45,12 +43,10 @@ class DockingGuidanceNode(Node):
     def __init__(self, **kwargs):
         """Declare parameters, connect topics and start the control timer."""
         super().__init__('docking_guidance', **kwargs)
-        for spec in GUIDANCE_PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-        self.guidance = DockingGuidance(settings_from_values(self._parameter_values()))
-        self._reconfigure = False
+        self._validated_parameters = ValidatedParameters(
+            self, GUIDANCE_PARAMETER_SPECS, settings_from_values)
+        self.guidance = DockingGuidance(self._validated_parameters.build())
         self._frame_id = ''
-        self.add_on_set_parameters_callback(self._validate_parameters)
         self._cmd_pub = self.create_publisher(TwistStamped, 'cmd_vel', RELIABLE_QOS)
         self._status_pub = self.create_publisher(String, 'docking_status', RELIABLE_QOS)
         self.create_subscription(PoseWithCovarianceStamped, 'target_pose', self._on_pose,
@@ -60,20 +56,6 @@ class DockingGuidanceNode(Node):
                                  RELIABLE_QOS)
         self.create_timer(1.0 / self.get_parameter('control_rate_hz').value, self._on_timer)
         self._phase = None
-
-    def _parameter_values(self, overrides=()):
-        values = {s.name: self.get_parameter(s.name).value for s in GUIDANCE_PARAMETER_SPECS}
-        values.update((p.name, p.value) for p in overrides)
-        return values
-
-    def _validate_parameters(self, parameters):
-        # Validation only: the timer applies the new values on its next tick, once they are set.
-        try:
-            settings_from_values(self._parameter_values(parameters))
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        self._reconfigure = True
-        return SetParametersResult(successful=True)
 
     def _on_pose(self, msg):
         pose = msg.pose.pose
@@ -98,9 +80,8 @@ class DockingGuidanceNode(Node):
                                      _number(values.get('confidence', 'nan')))
 
     def _on_timer(self):
-        if self._reconfigure:
-            self._reconfigure = False
-            self.guidance.settings = settings_from_values(self._parameter_values())
+        if self._validated_parameters.pending:
+            self.guidance.settings = self._validated_parameters.build()
         if not self.context.ok():
             return
         now = self.get_clock().now()
@@ -128,21 +109,7 @@ def _number(text):
 
 def main(args=None):
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DockingGuidanceNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # noqa: B902
-        # SIGINT can land inside an rclpy call; an error once shutdown has begun is no fault.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(DockingGuidanceNode, args)
 
 
 if __name__ == '__main__':

@@ -33,13 +33,10 @@ from clingers_perception.ir_scene import (default_sim_camera, IrSceneConfig, IrS
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget, LedTargetError
 from clingers_perception.parameters import ParameterSpec
-from clingers_perception.ros_conversions import parameter_descriptor
+from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.transforms import quaternion_from_matrix
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
-from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -161,9 +158,9 @@ class IrCameraSimNode(Node):
     def __init__(self, **kwargs):
         """Declare parameters, build the scene, and start the frame timer."""
         super().__init__('ir_camera_sim', **kwargs)
-        for spec in SIM_PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-        self._setup = build_sim_setup(self._parameter_values())
+        self._validated_parameters = ValidatedParameters(
+            self, SIM_PARAMETER_SPECS, build_sim_setup)
+        self._setup = self._validated_parameters.build()
         values = self._setup.values
         self._frame_id = values['frame_id']
         self._period_s = 1.0 / values['rate_hz']
@@ -174,11 +171,9 @@ class IrCameraSimNode(Node):
         self._rotation, self._translation = self._script[0]
         self._renderer = IrSceneRenderer(self._setup.camera, self._setup.scene)
         self._distractors = self._place_distractors()
-        self._reconfigure = False
         self._last_stamp_s = None
         self._command = None
         self.frames_out = 0
-        self.add_on_set_parameters_callback(self._validate_parameters)
         self._image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
         self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
         self._truth_pub = self.create_publisher(
@@ -193,26 +188,8 @@ class IrCameraSimNode(Node):
             f"{camera.width}x{camera.height} {values['encoding']} at {values['rate_hz']:g} Hz, "
             f"{values['mode']}, target at {values['start_range_m']:g} m")
 
-    def _parameter_values(self, overrides=()):
-        values = {spec.name: self.get_parameter(spec.name).value for spec in SIM_PARAMETER_SPECS}
-        values.update((p.name, p.value) for p in overrides)
-        for name, value in values.items():
-            if isinstance(_SPECS[name].default, list):
-                values[name] = [float(v) for v in value]
-        return values
-
-    def _validate_parameters(self, parameters):
-        # Validation only: the timer applies the new values on the next frame, once they are set.
-        try:
-            build_sim_setup(self._parameter_values(parameters))
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        self._reconfigure = True
-        return SetParametersResult(successful=True)
-
     def _reconfigure_scene(self):
-        self._reconfigure = False
-        setup = build_sim_setup(self._parameter_values())
+        setup = self._validated_parameters.build()
         if setup.scene != self._setup.scene:
             self._renderer = IrSceneRenderer(setup.camera, setup.scene)
         count_changed = setup.values['distractor_count'] != \
@@ -242,7 +219,7 @@ class IrCameraSimNode(Node):
                          self.get_clock().now().nanoseconds * 1e-9)
 
     def _on_frame(self):
-        if self._reconfigure:
+        if self._validated_parameters.pending:
             self._reconfigure_scene()
         now = self.get_clock().now()
         stamp_s = now.nanoseconds * 1e-9
@@ -326,21 +303,7 @@ def _pose_message(header, rotation, translation):
 
 def main(args=None):
     """Run the node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = IrCameraSimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # noqa: B902
-        # SIGINT can land inside an rclpy call; an error once shutdown has begun is no fault.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(IrCameraSimNode, args)
 
 
 if __name__ == '__main__':

@@ -19,15 +19,12 @@ import ctypes
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.quality import ERROR, QualityReport
-from clingers_perception.ros_conversions import (diagnostic_message, parameter_descriptor,
-                                                 pose_message, range_message, raw_image,
-                                                 stamp_seconds)
+from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
+                                                 range_message, raw_image, stamp_seconds)
+from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.ros_visualization import debug_image, marker_array
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
-from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -48,15 +45,12 @@ class PerceptionNode(Node):
     def __init__(self, **kwargs):
         """Declare parameters, build the pipeline, and connect topics."""
         super().__init__('clingers_perception', **kwargs)
-        for spec in PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-        self._config = build_config(self._parameter_values())
+        self._validated_parameters = ValidatedParameters(self, PARAMETER_SPECS, build_config)
+        self._config = self._validated_parameters.build()
         self._pipeline = LedPosePipeline(self._config.target, self._config.settings)
-        self._reconfigure = False
         self._camera_info_error = None
         self._calibration = None
         self.frames_in = 0
-        self.add_on_set_parameters_callback(self._validate_parameters)
         self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, 'target_pose',
                                                RESULT_QOS)
         self._range_pub = self.create_publisher(Range, 'target_range', RESULT_QOS)
@@ -75,20 +69,6 @@ class PerceptionNode(Node):
             f"({'coplanar' if self._config.target.coplanar else 'non-coplanar'} layout) with "
             f'the {self._config.settings.detector_backend} detector')
 
-    def _parameter_values(self, overrides=()):
-        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETER_SPECS}
-        values.update((p.name, p.value) for p in overrides)
-        return values
-
-    def _validate_parameters(self, parameters):
-        # Validation only: the new values are applied on the next frame, once they are set.
-        try:
-            build_config(self._parameter_values(parameters))
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        self._reconfigure = True
-        return SetParametersResult(successful=True)
-
     def _on_camera_info(self, msg):
         # Drivers repeat the same calibration with every frame: only a change is parsed.
         calibration = (msg.width, msg.height, msg.distortion_model, tuple(msg.d), tuple(msg.k),
@@ -105,9 +85,8 @@ class PerceptionNode(Node):
 
     def _on_image(self, msg):
         self.frames_in += 1
-        if self._reconfigure:
-            self._reconfigure = False
-            self._config = build_config(self._parameter_values())
+        if self._validated_parameters.pending:
+            self._config = self._validated_parameters.build()
             self._pipeline.configure(self._config.target, self._config.settings)
         try:
             result = self._pipeline.process(raw_image(msg), stamp_seconds(msg.header.stamp))
@@ -156,27 +135,7 @@ def keep_frame_buffers_in_heap():
 def main(args=None):
     """Run the node until shutdown."""
     keep_frame_buffers_in_heap()
-    rclpy.init(args=args)
-    node = None
-    try:
-        try:
-            node = PerceptionNode()
-        except ValueError as error:
-            # A parameter file or override the node cannot run with: say why, without a trace.
-            rclpy.logging.get_logger('clingers_perception').fatal(f'invalid parameters: {error}')
-            raise SystemExit(1)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError:
-        # A signal arriving while a message is being taken surfaces as a RuntimeError from
-        # the rcl binding once the context is shut down; anything else is a real error.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PerceptionNode, args)
 
 
 if __name__ == '__main__':

@@ -230,7 +230,7 @@ def test_sim_publishes_image_camera_info_and_truth_with_one_stamp(rig):
               and _stamp_ns(m.header) in truth_by_stamp]
     assert len(paired) >= 0.9 * len(images)
     assert len({_stamp_ns(m.header) for m in images}) == len(images), 'stamps repeat'
-    camera = build_sim_setup(sim._parameter_values()).camera
+    camera = build_sim_setup(sim._validated_parameters.values()).camera
     script = approach_poses(ApproachSpec(1.0, 0.5, 100, 0.2, 5.0))
     for image in paired[:10]:
         stamp = _stamp_ns(image.header)
@@ -350,7 +350,7 @@ def test_guidance_backs_off_when_an_occluded_led_loses_the_track(rig, context):
     # Frames without a pose hold the chaser before perception declares the track lost.
     assert HOLD in after and APPROACH not in after[after.index(HOLD):]
     backing_from = range_m()
-    rig.spin_until(lambda: False, timeout_s=1.0)
-    assert range_m() > backing_from + 0.02
+    # Backing off opens the range; how fast in wall time depends on the machine's load.
+    assert rig.spin_until(lambda: range_m() > backing_from + 0.02, timeout_s=5.0)
     assert sim.set_parameters([Parameter('occluded_led', value=0)])[0].successful
     assert rig.spin_until(lambda: phases[-1].data == APPROACH)

@@ -1,0 +1,86 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What every node of the package does the same way: validated parameters and its main()."""
+
+from clingers_perception.ros_conversions import parameter_descriptor
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+
+class ValidatedParameters:
+    """
+    A node's parameters, declared from specs and validated as a whole before they are set.
+
+    `build` turns {name: value} into the node's configuration or raises ValueError with a
+    reason; the on-set callback runs it on the proposed values, with no side effect but
+    raising `pending`, and the node applies `build()` when it next works.
+    """
+
+    def __init__(self, node, specs, build):
+        """Declare `specs` (parameters.ParameterSpec) on `node` and install the validation."""
+        self._node, self._specs, self._build = node, specs, build
+        for spec in specs:
+            node.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        self.pending = False
+        node.add_on_set_parameters_callback(self._validate)
+
+    def build(self):
+        """Return the configuration of the current values; clear `pending`."""
+        self.pending = False
+        return self._build(self.values())
+
+    def values(self, overrides=()):
+        """Return {name: value} of the declared parameters, with `overrides` applied."""
+        values = {spec.name: self._node.get_parameter(spec.name).value for spec in self._specs}
+        values.update((p.name, p.value) for p in overrides)
+        for spec in self._specs:
+            if isinstance(spec.default, list):
+                # rclpy hands out arrays as array.array; the builders take lists.
+                values[spec.name] = list(values[spec.name])
+        return values
+
+    def _validate(self, parameters):
+        try:
+            self._build(self.values(parameters))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self.pending = True
+        return SetParametersResult(successful=True)
+
+
+def run_node(node_class, args=None):
+    """Init, construct, spin until shutdown and clean up; refuse invalid parameters plainly."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = node_class()
+        except ValueError as error:
+            # A parameter file or override the node cannot run with: say why, without a trace.
+            rclpy.logging.get_logger(node_class.__name__).fatal(f'invalid parameters: {error}')
+            raise SystemExit(1)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:  # noqa: B902
+        # A signal can land inside an rclpy call, which then raises from the binding once the
+        # context is shut down: no fault. While the context is up, it is a real error.
+        if rclpy.ok():
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
