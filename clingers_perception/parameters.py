@@ -130,7 +130,8 @@ PARAMETER_SPECS = tuple([
     ParameterSpec('max_coast_frames', _TRACKING.max_coast_frames,
                   'frames without a pose before TRACKING becomes LOST', 0, 1000),
     ParameterSpec('max_prediction_gap_s', _TRACKING.max_prediction_gap_s,
-                  'longest gap (s) over which the motion prediction is trusted', 0.0, 10.0),
+                  'longest gap (s) over which the motion prediction is trusted; a longer one '
+                  'makes the track LOST', 0.0, 10.0),
     ParameterSpec('window_margin_px', _TRACKING.window_margin_px,
                   'margin (px) around each predicted LED spot searched while tracking',
                   2.0, 500.0),

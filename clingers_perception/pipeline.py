@@ -73,6 +73,12 @@ class LedPosePipeline:
         """Set up for `target` (an LedTarget); a camera must be set before frames give poses."""
         self.camera = None
         self._camera_error = 'no camera_info received yet'
+        # The last calibration accepted (kept while a refused one is in force), and what the
+        # next frame must say about a change of it.
+        self._last_camera = None
+        self._camera_change = None
+        # Shape of the last frame processed: the track restarts when frames change size.
+        self._frame_shape = None
         self.target = self.settings = self._band = None
         self.configure(target, settings)
 
@@ -109,9 +115,14 @@ class LedPosePipeline:
 
     def set_camera(self, model=None, error=None):
         """Use a new calibration, or record why the last camera_info was refused."""
-        if model is not None and self.camera is not None and \
-                (model.width, model.height) != (self.camera.width, self.camera.height):
-            self.tracker.reset()
+        if model is not None:
+            last = self._last_camera
+            if last is not None and not _same_calibration(model, last):
+                self._camera_change = (
+                    f'camera_info changed mid-run ({last.width}x{last.height}, fx '
+                    f'{last.camera_matrix[0, 0]:.1f} px -> {model.width}x{model.height}, fx '
+                    f'{model.camera_matrix[0, 0]:.1f} px)')
+            self._last_camera = model
         self.camera, self._camera_error = model, error
         self._scale_bands()
 
@@ -123,10 +134,7 @@ class LedPosePipeline:
         except CameraModelError as error:
             self.set_camera(None, f'camera_info refused: {error}')
             return str(error)
-        if self.camera is None or not (
-                np.array_equal(model.camera_matrix, self.camera.camera_matrix)
-                and np.array_equal(model.distortion, self.camera.distortion)
-                and model.matches_image(self.camera.width, self.camera.height)):
+        if self.camera is None or not _same_calibration(model, self.camera):
             self.set_camera(model)
         return ''
 
@@ -147,6 +155,17 @@ class LedPosePipeline:
             return self._input_error(
                 stamp_s, f'camera_info is for {self.camera.width}x{self.camera.height} but the '
                 f'image is {image.shape[1]}x{image.shape[0]}', start)
+        if self._frame_shape is not None and self._frame_shape != image.shape:
+            # Another resolution (binning, ROI): the pixel history means nothing any more.
+            self.tracker.reset()
+        self._frame_shape = image.shape
+        if self._camera_change:
+            warnings.append(self._camera_change)
+            self._camera_change = None
+        last_pose = self.tracker.last_pose
+        if self.tracker.expire(stamp_s):
+            warnings.append(f'no pose for {stamp_s - last_pose.stamp_s:.2f} s (stream gap?): '
+                            'track lost, re-acquiring')
         timings['decode'] = _ms(start)
         result = self._locate(image, stamp_s, timings)
         if warnings and result.quality.level == OK:
@@ -168,7 +187,11 @@ class LedPosePipeline:
             prior = PoseEstimate(prediction[0], prediction[1], math.nan, None)
             predicted_px, _ = camera.project_pose(target.positions, *prediction)
             windows = self.tracker.search_windows(predicted_px, camera.width, camera.height)
-            blobs = self.detector.detect(image, self._band, windows)
+            # A blob cut by its window's edge is not seen whole and its centre is where the
+            # window ends: a saturated frame fills every window and puts a "spot" at each
+            # predicted LED. Such blobs are left to the whole-frame search below.
+            blobs = [b for b in self.detector.detect(image, self._band, windows)
+                     if not b.clipped]
             timings['detect'] = _ms(tick)
             identification = self.identifier.match_predicted(
                 camera, blobs, predicted_px, self.settings.tracking.window_margin_px,
@@ -179,6 +202,14 @@ class LedPosePipeline:
                 identification = self.identifier.match_predicted(
                     camera, blobs, predicted_px, 4 * self.settings.tracking.window_margin_px,
                     self._band, prior)
+            if identification.match is None and len(blobs) >= self.identifier.min_leds:
+                # The prediction is off (a jolt, frames lost): search the frame from scratch,
+                # with the same safeguards as a first acquisition.
+                acquisition = self.identifier.acquire(
+                    camera, blobs, self._band,
+                    max(self._band.centroid_noise_px, self._noise_px(self._band)))
+                if acquisition.match is not None:
+                    identification = acquisition
             timings['identify'] = _ms(tick) - timings['detect']
         else:
             prior, first_failure = None, None
@@ -311,6 +342,12 @@ class LedPosePipeline:
         quality = QualityReport(level=ERROR, message=message, state=self.tracker.state,
                                 leds_expected=self.target.count, processing_ms=_ms(start))
         return FrameResult(stamp_s, quality)
+
+
+def _same_calibration(a, b):
+    return a.matches_image(b.width, b.height) and \
+        np.array_equal(a.camera_matrix, b.camera_matrix) and \
+        np.array_equal(a.distortion, b.distortion)
 
 
 def _ms(start):

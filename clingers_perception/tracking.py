@@ -37,7 +37,7 @@ class TrackingSettings:
 
     confirm_frames: int = 2
     max_coast_frames: int = 5
-    max_prediction_gap_s: float = 0.5
+    max_prediction_gap_s: float = 1.0
     window_margin_px: float = 12.0
 
 
@@ -70,6 +70,23 @@ class Tracker:
     def last_pose(self):
         """Return the newest confirmed TrackedPose, or None."""
         return self._history[-1] if self._history else None
+
+    def expire(self, stamp_s):
+        """
+        Declare the track LOST when `stamp_s` comes too long after its last pose.
+
+        Return True when it did. Over a gap longer than max_prediction_gap_s (the camera stream
+        stopped) the motion model says nothing, so a pose found after it is a new acquisition
+        and is confirmed like one.
+        """
+        last = self.last_pose
+        if self.state != TRACKING or last is None or \
+                not stamp_s - last.stamp_s > self.settings.max_prediction_gap_s:
+            return False
+        self.state = LOST
+        self._history = []
+        self._confirmations = 0
+        return True
 
     def predict(self, stamp_s):
         """Return the constant-velocity prediction (rvec, tvec) at `stamp_s`, or None."""

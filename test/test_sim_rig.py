@@ -44,7 +44,7 @@ from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -309,8 +309,7 @@ def test_perception_draws_markers_and_debug_image_for_subscribers(rig):
 
 
 def test_closed_loop_closes_on_the_target(rig, context):
-    # Each node gets a thread, as if each were its own process.
-    rig = rig(MultiThreadedExecutor(num_threads=4, context=context))
+    rig = rig()
     sim = _sim(rig, mode='closed_loop', start_range_m=1.0, lateral_offset_m=0.05,
                attitude_offset_deg=2.0, seed=4)
     rig.add(PerceptionNode(context=rig.context, namespace=rig.namespace))
@@ -332,7 +331,7 @@ def test_closed_loop_closes_on_the_target(rig, context):
 
 
 def test_guidance_backs_off_when_an_occluded_led_loses_the_track(rig, context):
-    rig = rig(MultiThreadedExecutor(num_threads=4, context=context))
+    rig = rig()
     sim = _sim(rig, mode='closed_loop', start_range_m=0.8, lateral_offset_m=0.02,
                attitude_offset_deg=1.0, seed=5)
     rig.add(PerceptionNode(context=rig.context, namespace=rig.namespace))
@@ -342,10 +341,11 @@ def test_guidance_backs_off_when_an_occluded_led_loses_the_track(rig, context):
     def range_m():
         return float(np.linalg.norm(sim.true_pose[1]))
 
-    assert rig.spin_until(lambda: phases and phases[-1].data == APPROACH and range_m() < 0.7)
+    assert rig.spin_until(lambda: phases and phases[-1].data == APPROACH and range_m() < 0.7,
+                          timeout_s=30.0)
     occluded_at = len(phases)
     assert sim.set_parameters([Parameter('occluded_led', value=2)])[0].successful
-    assert rig.spin_until(lambda: phases[-1].data == BACK_OFF)
+    assert rig.spin_until(lambda: phases[-1].data == BACK_OFF, timeout_s=20.0)
     after = [m.data for m in phases[occluded_at:]]
     # Frames without a pose hold the chaser before perception declares the track lost.
     assert HOLD in after and APPROACH not in after[after.index(HOLD):]
@@ -353,4 +353,4 @@ def test_guidance_backs_off_when_an_occluded_led_loses_the_track(rig, context):
     # Backing off opens the range; how fast in wall time depends on the machine's load.
     assert rig.spin_until(lambda: range_m() > backing_from + 0.02, timeout_s=5.0)
     assert sim.set_parameters([Parameter('occluded_led', value=0)])[0].successful
-    assert rig.spin_until(lambda: phases[-1].data == APPROACH)
+    assert rig.spin_until(lambda: phases[-1].data == APPROACH, timeout_s=20.0)
