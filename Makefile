@@ -33,7 +33,7 @@ export ROS_DOMAIN_ID ?= 42
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: venv build test demo clean distclean
+.PHONY: venv build test test-compat demo clean distclean
 
 venv: $(VENV)/.stamp
 	@# ament_xmllint runs the xmllint program, a Debian package rather than a PyPI one.
@@ -58,6 +58,26 @@ test: build
 	$(ACTIVATE) && colcon test --event-handlers console_direct+
 	$(ACTIVATE) && colcon test-result --verbose
 
+# The same tests on the oldest NumPy and OpenCV that pip gives for Python 3.11, close to what
+# Humble and Jazzy ship (see requirements/compat-pip.txt), with the ROS 2 runtime wheels. pytest
+# runs the suite from the source tree, all but the linters: they check the code, not the stack.
+COMPAT_VENV := .venv-compat
+COMPAT_REQUIREMENTS := requirements/compat-pip.txt
+COMPAT_LINTERS := test_copyright test_flake8 test_pep257 test_xmllint
+
+$(COMPAT_VENV)/.stamp: $(COMPAT_REQUIREMENTS)
+	test -x $(COMPAT_VENV)/bin/python3 || python3 -m venv $(COMPAT_VENV)
+	touch $(COMPAT_VENV)/COLCON_IGNORE
+	$(COMPAT_VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check \
+	  -r $(COMPAT_REQUIREMENTS)
+	touch $@
+
+test-compat: $(COMPAT_VENV)/.stamp
+	$(COMPAT_VENV)/bin/python3 -c 'import cv2, numpy, rclpy; print("NumPy", numpy.__version__, \
+	  "and OpenCV", cv2.__version__)'
+	PYTHONPATH=$(CURDIR) $(COMPAT_VENV)/bin/python3 -m pytest -p no:cacheprovider test \
+	  $(foreach linter,$(COMPAT_LINTERS),--ignore=test/$(linter).py)
+
 demo: build
 	$(ACTIVATE) && . install/setup.bash && python3 -m clingers_perception.demo
 
@@ -66,4 +86,4 @@ clean:
 
 # Also drop the venv, to start again from nothing.
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COMPAT_VENV)
