@@ -103,6 +103,7 @@ class PerceptionNode(Node):
                 msg.header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
                 limits.min_range_m, limits.max_range_m))
         quality.extra['frames_received'] = self.frames_in
+        quality.extra['frames_dropped'] = self._pipeline.frame_gaps.dropped
         self._quality_pub.publish(diagnostic_message(
             msg.header, f'{self.get_name()}: LED detection', msg.header.frame_id, quality))
         if self._marker_pub.get_subscription_count() > 0:

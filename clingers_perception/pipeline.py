@@ -20,6 +20,7 @@ import time
 
 from clingers_perception.blob_detection import BlobDetector
 from clingers_perception.camera_model import CameraModel, CameraModelError
+from clingers_perception.frame_gaps import FrameGapCounter
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError
 from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
@@ -80,6 +81,7 @@ class LedPosePipeline:
         # Shape of the last frame processed: the track restarts when frames change size.
         self._frame_shape = None
         self.target = self.settings = self._band = None
+        self.frame_gaps = FrameGapCounter()
         self.configure(target, settings)
 
     def configure(self, target, settings):
@@ -142,6 +144,8 @@ class LedPosePipeline:
         """Run one frame (a RawImage) stamped `stamp_s` seconds; return its FrameResult."""
         start = time.perf_counter()
         timings = {}
+        # Counted, not warned about: one lost frame is no reason for guidance to hold.
+        self.frame_gaps.add(stamp_s)
         warnings = list(self._check_stamp(stamp_s))
         try:
             decoded = decode_mono(raw, self.settings.max_image_bytes)
