@@ -65,6 +65,8 @@ DEFAULT_BANDS = (
 # Area limits are given for a camera of this focal length (pixels) and scale with the square
 # of the actual one: a spot covers (f / REFERENCE_FOCAL_PX)^2 times as many pixels.
 REFERENCE_FOCAL_PX = 700.0
+# Scaled down, a minimum area stays at least this: single hot pixels are not LEDs.
+MIN_SCALED_AREA_PX = 2.0
 
 # The fields a parameter file may set for each band, with their Python types.
 BAND_FIELDS = {f.name: f.type for f in fields(DetectorBand) if f.name != 'name'}
@@ -122,5 +124,5 @@ def select_band(bands, range_m, current=None, hysteresis=0.1):
 def scaled_for_camera(bands, focal_length_px):
     """Return `bands` with their area limits scaled from REFERENCE_FOCAL_PX to this camera."""
     scale = (focal_length_px / REFERENCE_FOCAL_PX) ** 2
-    return tuple(replace(b, min_area_px=max(1.0, b.min_area_px * scale),
+    return tuple(replace(b, min_area_px=max(MIN_SCALED_AREA_PX, b.min_area_px * scale),
                          max_area_px=b.max_area_px * scale) for b in bands)
