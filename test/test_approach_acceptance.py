@@ -30,7 +30,6 @@ from clingers_perception.ir_scene import random_distractors
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
 from clingers_perception.range_bands import DEFAULT_BANDS
 from clingers_perception.transforms import rotation_angle_between, rotation_vector
-import cv2
 import numpy as np
 import pytest
 
@@ -47,18 +46,6 @@ MAX_P95_POSITION_PERCENT = 0.5
 MAX_P95_ATTITUDE_DEG = 1.0
 MAX_POSITION_PERCENT = 5.0
 MAX_ATTITUDE_DEG = 5.0
-
-
-def _opencv_refuses_disabled_zero_filters():
-    """Return True when this OpenCV refuses SimpleBlobDetector minimums of 0 even if unused."""
-    params = cv2.SimpleBlobDetector_Params()
-    params.filterByCircularity = False
-    params.minCircularity = 0.0
-    try:
-        cv2.SimpleBlobDetector_create(params)
-    except cv2.error:
-        return True
-    return False
 
 
 @dataclass

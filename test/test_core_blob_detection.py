@@ -28,18 +28,6 @@ import pytest
 FAR, MID, NEAR = DEFAULT_BANDS
 
 
-def _opencv_refuses_disabled_zero_filters():
-    """Return True when this OpenCV refuses SimpleBlobDetector minimums of 0 even if unused."""
-    params = cv2.SimpleBlobDetector_Params()
-    params.filterByCircularity = False
-    params.minCircularity = 0.0
-    try:
-        cv2.SimpleBlobDetector_create(params)
-    except cv2.error:
-        return True
-    return False
-
-
 BACKENDS_NEAR = ['threshold', 'simple_blob']
 
 
