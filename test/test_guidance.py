@@ -31,6 +31,8 @@ from clingers_perception.approach_trajectory import (approach_poses, ApproachSpe
                                                      FACING_ROTATION)
 from clingers_perception.docking_guidance import (ALIGN, apply_twist, APPROACH, BACK_OFF,
                                                   DOCKED, docking_errors, DockingGuidance,
+
+
                                                   GUIDANCE_PARAMETER_SPECS, GuidanceSettings,
                                                   HOLD, SEARCH, settings_from_values)
 from clingers_perception.docking_guidance_node import DockingGuidanceNode
@@ -39,11 +41,11 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped
 import numpy as np
 import pytest
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from ros_test_support import isolated_context, spin_until
 from sensor_msgs.msg import Range
 from std_msgs.msg import Header, String
 import yaml
@@ -283,11 +285,8 @@ def test_parameter_file_documents_every_parameter_at_its_default():
 
 @pytest.fixture(scope='module')
 def context():
-    """Give the module its own rclpy context."""
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    """Give the module its own rclpy context, shut down when the module ends."""
+    yield from isolated_context()
 
 
 class GuidanceRig:
@@ -324,12 +323,7 @@ class GuidanceRig:
 
     def spin_until(self, condition, timeout_s=TIMEOUT_S):
         """Spin until condition() holds; return False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            self.executor.spin_once(timeout_sec=0.01)
-        return True
+        return spin_until(self.executor, condition, timeout_s)
 
     def publish_frame(self, translation=(0.0, 0.0, 1.0), state='TRACKING',
                       level=DiagnosticStatus.OK, pose=True):

@@ -23,11 +23,9 @@ and of other ROS 2 processes in the same domain; nothing here depends on which R
 set.
 """
 
-import contextlib
 from dataclasses import dataclass
 import itertools
 import os
-import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
@@ -40,12 +38,13 @@ from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
 import pytest
 from rcl_interfaces.srv import SetParameters
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from ros_test_support import isolated_context, spin_until
 from sensor_msgs.msg import CameraInfo, Image, Range
+
 
 CAMERA = default_sim_camera(1280, 1024)
 TARGET = LedTarget.from_flat(DEFAULT_LED_POSITIONS)
@@ -60,34 +59,10 @@ MESSAGE_TIMEOUT_S = 5.0
 _NAMESPACES = itertools.count()
 
 
-@contextlib.contextmanager
-def discovery_within_this_process():
-    """
-    Keep a context created inside from discovering other processes (Jazzy and later).
-
-    The nodes under test talk to each other only. Test runs of other engineers or CI jobs in
-    the same domain come and go; Fast DDS can deadlock while it removes such a remote
-    participant and this process destroys its own entities at the same time.
-    """
-    saved = os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'OFF'
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE']
-        else:
-            os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = saved
-
-
 @pytest.fixture(scope='module')
 def context():
     """Give the module its own rclpy context, shut down when the module ends."""
-    ctx = rclpy.Context()
-    with discovery_within_this_process():
-        rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    yield from isolated_context()
 
 
 @pytest.fixture(scope='module')
@@ -170,13 +145,8 @@ class Rig:
         self.node.destroy_node()
 
     def spin_until(self, condition, timeout_s=MESSAGE_TIMEOUT_S):
-        """Spin the executor until `condition()` holds; return False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            self.executor.spin_once(timeout_sec=0.01)
-        return True
+        """Spin until condition() holds; return False on timeout."""
+        return spin_until(self.executor, condition, timeout_s)
 
     def drain(self, rounds=3):
         """Run whatever is ready, e.g. a pose published just before its quality."""

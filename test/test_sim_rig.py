@@ -23,7 +23,6 @@ loop, close on the target. Each test runs its nodes under a namespace of its own
 import itertools
 import os
 from pathlib import Path
-import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
@@ -43,15 +42,16 @@ import cv2
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 import numpy as np
 import pytest
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from ros_test_support import isolated_context, spin_until
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 import yaml
+
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PARAMETER_FILE = PACKAGE_DIR / 'config' / 'sim_camera.yaml'
@@ -149,11 +149,8 @@ def _mono8(pixels):
 
 @pytest.fixture(scope='module')
 def context():
-    """Give the module its own rclpy context."""
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+    """Give the module its own rclpy context, shut down when the module ends."""
+    yield from isolated_context()
 
 
 class Rig:
@@ -182,12 +179,7 @@ class Rig:
 
     def spin_until(self, condition, timeout_s=TIMEOUT_S):
         """Spin until condition() holds; return False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            self.executor.spin_once(timeout_sec=0.01)
-        return True
+        return spin_until(self.executor, condition, timeout_s)
 
     def close(self):
         """Stop spinning and destroy every node."""
