@@ -126,10 +126,6 @@ class BlobDetector:
                                  + (b.y - window.y0 - y) ** 2))
         return blobs
 
-    def release_cache(self):
-        """Forget the SimpleBlobDetector instances built for earlier band settings."""
-        self._simple_blob_detectors.clear()
-
 
 def _simple_blob_params(band):
     params = cv2.SimpleBlobDetector_Params()

@@ -67,12 +67,3 @@ def rotation_angle_between(matrix_a, matrix_b):
     """Return the angle in radians of the rotation taking matrix_a to matrix_b."""
     relative = np.asarray(matrix_a).T @ np.asarray(matrix_b)
     return float(np.arccos(np.clip(0.5 * (np.trace(relative) - 1.0), -1.0, 1.0)))
-
-
-def euler_matrix(roll, pitch, yaw):
-    """Return R = Rz(yaw) @ Ry(pitch) @ Rx(roll), angles in radians."""
-    cr, sr, cp, sp, cy, sy = (np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch),
-                              np.cos(yaw), np.sin(yaw))
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])
