@@ -24,6 +24,7 @@ its centroid is not the LED.
 """
 
 from dataclasses import dataclass
+import math
 
 from clingers_perception.image_decoding import to_8bit
 import cv2
@@ -153,42 +154,46 @@ def _simple_blob_params(band):
 
 
 def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
-    _, binary = cv2.threshold(roi, band.threshold_min, 255, cv2.THRESH_BINARY)
+    # Binary 0/1: the component masks cut from it weight the centroids directly.
+    _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole
-    # frame with statistics; each component is then labelled in its own small box.
+    # frame with statistics, and give the perimeter and hull of the shape filters.
     contours = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2]
-    boxes = [cv2.boundingRect(c) + (c[0, 0, 0], c[0, 0, 1]) for c in contours]
+    found = [(cv2.boundingRect(c), c) for c in contours]
     # A component covers at most its bounding box: smaller boxes cannot pass min_area_px.
-    boxes = [b for b in boxes if b[2] * b[3] >= band.min_area_px]
-    if len(boxes) > MAX_COMPONENTS:
-        boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[:MAX_COMPONENTS]
+    found = [f for f in found if f[0][2] * f[0][3] >= band.min_area_px]
+    if len(found) > MAX_COMPONENTS:
+        found = sorted(found, key=lambda f: f[0][2] * f[0][3], reverse=True)[:MAX_COMPONENTS]
+    roi_h, roi_w = roi.shape
+    inside_image = window.x0 > 0 or window.y0 > 0 or window.x1 < image_size[0] \
+        or window.y1 < image_size[1]
     blobs = []
-    for left, top, w, h, seed_x, seed_y in boxes:
-        box = Window(max(0, left - 2), max(0, top - 2),
-                     min(roi.shape[1], left + w + 2), min(roi.shape[0], top + h + 2))
-        _, labels = cv2.connectedComponents(binary[box.y0:box.y1, box.x0:box.x1],
-                                            connectivity=8)
-        mask = (labels == labels[seed_y - box.y0, seed_x - box.x0]).astype(np.uint8)
-        area = int(cv2.countNonZero(mask))
+    for (left, top, w, h), contour in found:
+        x0, y0 = max(0, left - 2), max(0, top - 2)
+        x1, y1 = min(roi_w, left + w + 2), min(roi_h, top + h + 2)
+        mask = binary[y0:y1, x0:x1]
+        if len(contours) > 1:
+            # Other components may reach into this box: keep the pixels inside this outline.
+            outline = np.zeros_like(mask)
+            cv2.drawContours(outline, [contour], -1, 1, cv2.FILLED, offset=(-x0, -y0))
+            mask = cv2.bitwise_and(mask, outline)
+        area = cv2.countNonZero(mask)
         if not band.min_area_px <= area <= band.max_area_px:
             continue
-        crop = roi[box.y0:box.y1, box.x0:box.x1]
+        crop = roi[y0:y1, x0:x1]
         elongation = _elongation(mask)
-        if shape_filters and not _passes_shape_filters(mask, area, elongation, band):
+        if shape_filters and not _passes_shape_filters(contour, area, elongation, band):
             continue
         if band.locate_core:
             x, y = _core_position(crop, mask)
         else:
             x, y = _weighted_centroid(crop, mask)
-        touches_roi = left == 0 or top == 0 or left + w == roi.shape[1] \
-            or top + h == roi.shape[0]
-        inside_image = window.x0 > 0 or window.y0 > 0 or window.x1 < image_size[0] \
-            or window.y1 < image_size[1]
+        touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
-            x=window.x0 + box.x0 + x, y=window.y0 + box.y0 + y, area=float(area),
-            peak=int(crop[mask > 0].max()), elongation=elongation,
-            bbox=(window.x0 + left, window.y0 + top, int(w), int(h)),
-            clipped=bool(touches_roi and inside_image)))
+            x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
+            peak=int(cv2.minMaxLoc(crop, mask)[1]), elongation=elongation,
+            bbox=(window.x0 + left, window.y0 + top, w, h),
+            clipped=touches_roi and inside_image))
     return blobs
 
 
@@ -197,24 +202,20 @@ def _elongation(mask):
     if moments['m00'] <= 0.0:
         return 1.0
     mu20, mu02, mu11 = (moments[k] / moments['m00'] for k in ('mu20', 'mu02', 'mu11'))
-    spread = np.sqrt(max(0.0, (mu20 - mu02) ** 2 + 4.0 * mu11 ** 2))
+    spread = math.sqrt(max(0.0, (mu20 - mu02) ** 2 + 4.0 * mu11 ** 2))
     major, minor = mu20 + mu02 + spread, mu20 + mu02 - spread
-    return float(np.sqrt(major / minor)) if minor > 1e-9 else float('inf')
+    return math.sqrt(major / minor) if minor > 1e-9 else math.inf
 
 
-def _passes_shape_filters(mask, area, elongation, band):
+def _passes_shape_filters(contour, area, elongation, band):
     if area < MIN_SHAPE_AREA_PX:
         # A spot of a few pixels has no measurable shape: a far LED binarises to 2-5 pixels.
         return True
     if band.min_inertia_ratio > 0.0 and 1.0 / elongation ** 2 < band.min_inertia_ratio:
         return False
-    if band.min_circularity <= 0.0 and band.min_convexity <= 0.0:
-        return True
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    contour = max(contours, key=cv2.contourArea)
     if band.min_circularity > 0.0 and area > 4:
         perimeter = cv2.arcLength(contour, True)
-        if perimeter > 0.0 and 4.0 * np.pi * area / perimeter ** 2 < band.min_circularity:
+        if perimeter > 0.0 and 4.0 * math.pi * area / perimeter ** 2 < band.min_circularity:
             return False
     if band.min_convexity > 0.0 and area > 4:
         hull_area = cv2.contourArea(cv2.convexHull(contour))
