@@ -37,6 +37,10 @@ import numpy as np
 MIN_FIT_CHANCE = 1e-3
 # The other LEDs of a P3P root are searched within this fraction of its triangle's size.
 ROOT_GATE_FRACTION = 0.15
+# Before P3P, the other LEDs are searched within this fraction of the triangle's size.
+SOP_GATE_FRACTION = 0.5
+# The scaled-orthographic depth of a triple may differ from the true range by this factor.
+RANGE_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -120,14 +124,16 @@ class LedIdentifier:
         match, reason = self._verify(camera, centres, blob_of_led, band, prior)
         return Identification(match, reason, 1)
 
-    def acquire(self, camera, blobs, band, noise_px):
+    def acquire(self, camera, blobs, band, noise_px, range_m=(0.0, np.inf)):
         """
         Search all assignments of `blobs` to LEDs; accept only an unambiguous one.
 
         Besides the band's RMS limit, an acquired fit must be likely for centroid noise
         `noise_px`: four LEDs leave only two redundant measurements, and a glint standing in
         for a hidden LED can fit a wrong pose within a fixed pixel limit, but not within the
-        noise of a right fit.
+        noise of a right fit. `range_m` is the (near, far) range interval the band's detector
+        constraints describe: spots that would put the target far outside it are not the
+        LEDs as this band sees them, and are not tried.
         """
         order = sorted(range(len(blobs)), key=lambda i: (-blobs[i].peak, -blobs[i].area))
         order = order[:self.limits.max_candidates]
@@ -135,7 +141,7 @@ class LedIdentifier:
             return Identification(
                 None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
         centres = _centres(blobs)[order]
-        triples = self._ranked_triples(camera, centres)
+        triples = self._ranked_triples(camera, centres, range_m)
         base_points = self.target.positions[list(self.base)]
         roots = [(triple, rvec, tvec) for triple in triples
                  for rvec, tvec in p3p_poses(camera, base_points, centres[list(triple)])]
@@ -153,13 +159,21 @@ class LedIdentifier:
             spread = (corners.max(axis=1) - corners.min(axis=1)).max(axis=1)
             gates = np.maximum(3.0 * band.max_reprojection_rms_px, ROOT_GATE_FRACTION * spread)
             # Most roots predict the other LEDs where no spot is: those are dropped here.
-            near = np.count_nonzero(np.nan_to_num(distance.min(axis=2), nan=np.inf)
-                                    <= gates[:, None], axis=1)
-            for index in np.flatnonzero(near >= self.min_leds):
+            nearest = np.nan_to_num(distance.min(axis=2), nan=np.inf)
+            near = np.count_nonzero(nearest <= gates[:, None], axis=1)
+            candidates = np.flatnonzero(near >= self.min_leds)
+            # Several roots often propose one assignment: it is refined once, from the root
+            # that puts the LEDs closest to their spots.
+            miss = np.minimum(nearest, gates[:, None]).sum(axis=1)
+            tried = set()
+            for index in candidates[np.argsort(miss[candidates], kind='stable')]:
                 triple, rvec, tvec = roots[index]
                 blob_of_led = _nearest_unique(distance[index], gates[index])
                 for led, blob in zip(self.base, triple):
                     blob_of_led[led] = blob
+                if tuple(blob_of_led) in tried:
+                    continue
+                tried.add(tuple(blob_of_led))
                 match, _ = self._verify(camera, centres, blob_of_led, band,
                                         _Pose(rvec.reshape(3), tvec.reshape(3)))
                 if match is not None and \
@@ -225,7 +239,7 @@ class LedIdentifier:
                 and limits.min_range_m <= pose.range_m <= limits.max_range_m
                 and facing_cosine(pose) >= np.cos(np.radians(limits.max_view_angle_deg)))
 
-    def _ranked_triples(self, camera, centres):
+    def _ranked_triples(self, camera, centres, range_m):
         """Rank ordered candidate triples for the base triangle; return the best few."""
         count = centres.shape[0]
         triples = self._permutations.get(count)
@@ -248,26 +262,40 @@ class LedIdentifier:
         scale_sq = a11 ** 2 + a12 ** 2 + x ** 2
         facing = -(a11 * a22 - a12 * a21) / np.maximum(scale_sq, 1e-18)
         depth = 1.0 / np.sqrt(np.maximum(scale_sq, 1e-18))
+        near = max(self.limits.min_range_m, range_m[0])
+        far = min(self.limits.max_range_m, range_m[1])
         valid = (facing >= self._min_facing) \
-            & (depth >= 0.5 * self.limits.min_range_m) & (depth <= 2.0 * self.limits.max_range_m)
+            & (depth >= near / RANGE_MARGIN) & (depth <= far * RANGE_MARGIN)
+        # The distance search below is the costly part: only for triples that can be right.
+        keep = np.flatnonzero(valid)
+        triples, origin, affine, x, y = (a[keep] for a in (triples, origin, affine, x, y))
         if not self._others:
-            return [tuple(t) for t in triples[valid][:self.limits.max_hypotheses]]
+            return [tuple(t) for t in triples[:self.limits.max_hypotheses].tolist()]
         in_plane = origin[:, None, :] + np.einsum('tij,oj->toi', affine,
                                                   self._plane_coords[self._others])
         lift = np.stack([x, y], axis=1)[:, None, :] * self._heights[self._others][None, :, None]
         focal = camera.focal_length_px
         gate = 30.0 / focal
-        costs = []
+        # A triple is worth a P3P solve only if the model puts enough of the other LEDs near
+        # a spot. The scaled-orthographic model errs by a fraction of the triangle's size
+        # (perspective across the target at close range), so that is the gate.
+        corners = normalized[triples]
+        reach = np.maximum(gate, SOP_GATE_FRACTION * np.ptp(corners, axis=1).max(axis=1))
+        needed = max(0, self.min_leds - 3)
+        costs, enough = [], np.zeros(len(triples), dtype=bool)
+        rows = np.arange(len(triples))[:, None]
         for branch in (in_plane + lift, in_plane - lift):
-            distance = np.linalg.norm(branch[:, :, None, :] - normalized[None, None, :, :],
-                                      axis=3)
-            rows = np.arange(len(triples))[:, None]
+            # Squared distances from x and y apart: a norm over a last axis of two is slow.
+            squared = (branch[:, :, 0, None] - normalized[None, None, :, 0]) ** 2 \
+                + (branch[:, :, 1, None] - normalized[None, None, :, 1]) ** 2
             for column in range(3):
-                distance[rows, :, triples[:, column:column + 1]] = np.inf
-            costs.append(np.minimum(distance.min(axis=2), gate).sum(axis=1))
-        cost = np.where(valid, np.minimum(costs[0], costs[1]), np.inf)
+                squared[rows, :, triples[:, column:column + 1]] = np.inf
+            nearest = np.sqrt(squared.min(axis=2))
+            costs.append(np.minimum(nearest, gate).sum(axis=1))
+            enough |= np.count_nonzero(nearest <= reach[:, None], axis=1) >= needed
+        cost = np.where(enough, np.minimum(costs[0], costs[1]), np.inf)
         best = np.argsort(cost, kind='stable')[:self.limits.max_hypotheses]
-        return [tuple(triples[i]) for i in best if np.isfinite(cost[i])]
+        return [tuple(t) for t in triples[best[np.isfinite(cost[best])]].tolist()]
 
 
 def _base_triangle(points):

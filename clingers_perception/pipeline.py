@@ -25,7 +25,8 @@ from clingers_perception.identification import IdentificationLimits, LedIdentifi
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError
 from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
 from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
-from clingers_perception.range_bands import DEFAULT_BANDS, scaled_for_camera, select_band
+from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled_for_camera,
+                                             select_band)
 from clingers_perception.tracking import Tracker, TrackingSettings
 from clingers_perception.transforms import rotation_angle_between, rotation_matrix
 import numpy as np
@@ -211,7 +212,8 @@ class LedPosePipeline:
                 # with the same safeguards as a first acquisition.
                 acquisition = self.identifier.acquire(
                     camera, blobs, self._band,
-                    max(self._band.centroid_noise_px, self._noise_px(self._band)))
+                    max(self._band.centroid_noise_px, self._noise_px(self._band)),
+                    band_range_m(self._bands, self._band))
                 if acquisition.match is not None:
                     identification = acquisition
             timings['identify'] = _ms(tick) - timings['detect']
@@ -223,7 +225,8 @@ class LedPosePipeline:
                 timings['detect'] = timings.get('detect', 0.0) + _ms(tick)
                 tick = time.perf_counter()
                 identification = self.identifier.acquire(
-                    camera, blobs, band, max(band.centroid_noise_px, self._noise_px(band)))
+                    camera, blobs, band, max(band.centroid_noise_px, self._noise_px(band)),
+                    band_range_m(self._bands, band))
                 timings['identify'] = timings.get('identify', 0.0) + _ms(tick)
                 if identification.match is not None:
                     self._band = band

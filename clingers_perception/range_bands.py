@@ -121,6 +121,12 @@ def select_band(bands, range_m, current=None, hysteresis=0.1):
     return chosen
 
 
+def band_range_m(bands, band):
+    """Return the (near, far) range interval in which `band` (one of `bands`) is chosen."""
+    index = [b.name for b in bands].index(band.name)
+    return band.min_range_m, bands[index - 1].min_range_m if index > 0 else float('inf')
+
+
 def scaled_for_camera(bands, focal_length_px):
     """Return `bands` with their area limits scaled from REFERENCE_FOCAL_PX to this camera."""
     scale = (focal_length_px / REFERENCE_FOCAL_PX) ** 2

@@ -20,7 +20,7 @@ from clingers_perception.identification import IdentificationLimits, LedIdentifi
 from clingers_perception.ir_scene import Distractor, random_distractors
 from clingers_perception.led_target import LedTarget
 from clingers_perception.pose_estimation import PoseEstimate
-from clingers_perception.range_bands import DEFAULT_BANDS, select_band
+from clingers_perception.range_bands import band_range_m, DEFAULT_BANDS, select_band
 from clingers_perception.transforms import rotation_matrix, rotation_vector
 import numpy as np
 
@@ -209,6 +209,35 @@ def test_too_many_bright_distractors_are_not_all_searched(sim_camera, led_target
     identifier = LedIdentifier(led_target, limits)
     identification = identifier.acquire(sim_camera, blobs, band, band.centroid_noise_px)
     assert _judge(identification, blobs, frame) in ('right', 'none')
+
+
+def test_the_band_range_prunes_hypotheses_not_acquisitions(sim_camera, led_target, ir_renderer):
+    """
+    Ten distractors at 1.5-4 m: searched within the far band's range, fewer hypotheses.
+
+    Triangles of distractor spots hundreds of pixels wide would put the target within a metre,
+    where the far band's constraints do not describe the LEDs; leaving them out must not lose
+    an acquisition nor let a wrong one through.
+    """
+    rng = np.random.default_rng(900)
+    band = DEFAULT_BANDS[0]
+    identifier = LedIdentifier(led_target)
+    outcomes, hypotheses = {'all': [], 'band': []}, {'all': 0, 'band': 0}
+    for _ in range(30):
+        range_m = rng.uniform(1.5, 4.0)
+        rotation = rotation_matrix(rng.normal(size=3) * np.radians(8.0)) @ FACING_ROTATION
+        points = led_points_in_camera(led_target, rotation, [0.0, 0.0, range_m])
+        spots = random_distractors(rng, sim_camera, 10, avoid_px=sim_camera.project(points))
+        frame = ir_renderer.render(points, distractors=spots, rng=rng)
+        blobs = DETECTOR.detect(frame.image, band)
+        for key, interval in (('all', (0.0, np.inf)), ('band', band_range_m(DEFAULT_BANDS, band))):
+            identification = identifier.acquire(sim_camera, blobs, band,
+                                                band.centroid_noise_px, interval)
+            outcomes[key].append(_judge(identification, blobs, frame))
+            hypotheses[key] += identification.hypotheses
+    assert _tally(outcomes['band'])['wrong'] == 0
+    assert _tally(outcomes['band'])['right'] >= _tally(outcomes['all'])['right'] >= 27
+    assert hypotheses['band'] < 0.5 * hypotheses['all'], hypotheses
 
 
 def test_match_predicted_follows_the_prediction(sim_camera, led_target, ir_renderer):

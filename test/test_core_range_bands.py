@@ -16,8 +16,9 @@
 
 from dataclasses import replace
 
-from clingers_perception.range_bands import (BAND_FIELDS, BAND_NAMES, BandError, DEFAULT_BANDS,
-                                             select_band, validate_bands, with_field)
+from clingers_perception.range_bands import (BAND_FIELDS, BAND_NAMES, band_range_m, BandError,
+                                             DEFAULT_BANDS, select_band, validate_bands,
+                                             with_field)
 import pytest
 
 BANDS = {band.name: band for band in DEFAULT_BANDS}
@@ -31,6 +32,17 @@ def test_default_bands_are_valid_and_ordered_far_to_near():
     # Only the near band, where flare smears the spots, looks for the core of a smear.
     assert [band.locate_core for band in DEFAULT_BANDS] == [False, False, True]
     assert 'name' not in BAND_FIELDS and 'locate_core' in BAND_FIELDS
+
+
+def test_band_range_is_where_the_band_is_chosen():
+    """Each band covers from its own limit up to the next farther band's."""
+    assert band_range_m(DEFAULT_BANDS, BANDS['far']) == (1.2, float('inf'))
+    assert band_range_m(DEFAULT_BANDS, BANDS['mid']) == (0.6, 1.2)
+    assert band_range_m(DEFAULT_BANDS, BANDS['near']) == (0.0, 0.6)
+    for band in DEFAULT_BANDS:
+        near, far = band_range_m(DEFAULT_BANDS, band)
+        assert select_band(DEFAULT_BANDS, near).name == band.name
+        assert select_band(DEFAULT_BANDS, min(far, 100.0) * 0.999).name == band.name
 
 
 @pytest.mark.parametrize('range_m, name', [
