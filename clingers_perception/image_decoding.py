@@ -89,8 +89,9 @@ def decode_mono(raw, max_bytes):
     warnings = []
     if data.size > step * height:
         warnings.append(f'data holds {data.size - step * height} bytes more than step x height')
-    pixels = np.lib.stride_tricks.as_strided(
-        data, shape=(height, row_bytes), strides=(step, 1), writeable=False)
+    # A view with the message's row stride: no copy, and nothing read past the data.
+    pixels = np.ndarray((height, row_bytes), np.uint8, data, strides=(step, 1))
+    pixels.flags.writeable = False
     if dtype != np.uint8:
         # 16-bit rows may start at odd offsets: copy once into aligned storage.
         pixels = np.ascontiguousarray(pixels).view(dtype)

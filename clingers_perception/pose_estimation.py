@@ -16,6 +16,7 @@
 
 from dataclasses import dataclass
 import itertools
+import math
 
 from clingers_perception.transforms import (rotation_angle_between, rotation_matrix,
                                             rotation_vector)
@@ -45,7 +46,7 @@ class PoseEstimate:
     @property
     def range_m(self):
         """Return the distance from the optical centre to the target origin."""
-        return float(np.linalg.norm(self.tvec))
+        return math.sqrt(float(self.tvec @ self.tvec))
 
 
 def refine(camera, object_points, image_points, rvec, tvec):
@@ -166,7 +167,12 @@ def pose_covariance(camera, object_points, estimate, centroid_noise_px):
     """Return the 6x6 covariance of (x, y, z, rotX, rotY, rotZ) for isotropic pixel noise."""
     jacobian = pose_jacobian(camera, object_points, estimate)
     information = jacobian.T @ jacobian / centroid_noise_px ** 2
-    return np.linalg.pinv(information)
+    try:
+        return np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        # Degenerate geometry (LEDs in a line): the pseudo-inverse still says which
+        # directions are unobserved, by leaving them out rather than failing.
+        return np.linalg.pinv(information)
 
 
 def facing_cosine(estimate):
