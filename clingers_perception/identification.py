@@ -119,7 +119,8 @@ class LedIdentifier:
         centres = _centres(blobs)
         if centres.shape[0] == 0:
             return Identification(None, 'no spots near the predicted LED positions', 0)
-        distance = np.linalg.norm(predicted_px[:, None, :] - centres[None, :, :], axis=2)
+        offsets = predicted_px[:, None, :] - centres[None, :, :]
+        distance = np.sqrt(np.einsum('ijk,ijk->ij', offsets, offsets))
         blob_of_led = _nearest_unique(distance, gate_px)
         match, reason = self._verify(camera, centres, blob_of_led, band, prior)
         return Identification(match, reason, 1)

@@ -63,10 +63,11 @@ def refine(camera, object_points, image_points, rvec, tvec):
 def evaluate(camera, object_points, image_points, rvec, tvec):
     """Return the PoseEstimate of a given pose with its reprojection residuals."""
     projected, _ = camera.project_pose(object_points, rvec, tvec)
-    residuals = np.linalg.norm(projected - np.asarray(image_points).reshape(-1, 2), axis=1)
+    offsets = projected - np.asarray(image_points).reshape(-1, 2)
+    squared = np.einsum('ij,ij->i', offsets, offsets)
     return PoseEstimate(np.asarray(rvec, np.float64).reshape(3),
                         np.asarray(tvec, np.float64).reshape(3),
-                        float(np.sqrt(np.mean(residuals ** 2))), residuals)
+                        math.sqrt(float(squared.sum()) / squared.size), np.sqrt(squared))
 
 
 def solve_pose(camera, object_points, image_points, coplanar, prior=None):
