@@ -116,7 +116,9 @@ def run_frame(pipeline, seed, msg, camera):
     raw = raw_image(msg)
     stamp = stamp_seconds(msg.header.stamp)
     msg_in = 1000.0 * (time.perf_counter() - start)
+    cpu_start = time.process_time()
     result = pipeline.process(raw, stamp)
+    cpu_ms = 1000.0 * (time.process_time() - cpu_start)
     start = time.perf_counter()
     if result.pose is not None:
         limits = pipeline.settings.identification
@@ -129,16 +131,20 @@ def run_frame(pipeline, seed, msg, camera):
     ours = {stage: result.timings_ms.get(stage, 0.0) for stage in STAGES}
     ours['msg_in'], ours['msg_out'] = msg_in, msg_out
     ours['pipeline'] = result.quality.processing_ms
+    ours['cpu'] = cpu_ms
     ours['total'] = msg_in + result.quality.processing_ms + msg_out
     ours['pose'] = result.timings_ms.get('pose', 0.0)
     ours['has_pose'] = result.pose is not None
     row_seed = None
     if seed is not None:
         image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
+        cpu_start = time.process_time()
         outcome = seed.process(image)
+        cpu_ms = 1000.0 * (time.process_time() - cpu_start)
         detect_ms = seed._detector.last_ms
         row_seed = {'detect': detect_ms, 'rest': outcome.processing_ms - detect_ms,
-                    'total': outcome.processing_ms, 'has_pose': outcome.pose is not None}
+                    'total': outcome.processing_ms, 'cpu': cpu_ms,
+                    'has_pose': outcome.pose is not None}
     return ours, row_seed
 
 
@@ -278,23 +284,28 @@ def print_table(cells):
     """Print the markdown table: median / p90 ms per stage, totals, seed and ratio."""
     header = ['size', 'mode', 'distr.', 'n'] + list(STAGES) + \
         ['ours pipeline', 'ours total', 'seed detect', 'seed total', 'seed/ours',
-         'poses ours/seed']
+         'ours CPU', 'seed CPU', 'seed/ours CPU', 'poses ours/seed']
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for size, mode, count, ours, seed in cells:
-        stats = summary(ours, STAGES + ('pipeline', 'total'))
-        seed_stats = summary(seed, ('detect', 'total'))
+        stats = summary(ours, STAGES + ('pipeline', 'total', 'cpu'))
+        seed_stats = summary(seed, ('detect', 'total', 'cpu'))
         ratio = seed_stats['total'][0] / stats['total'][0] if stats['total'][0] > 0 else 0.0
+        cpu_ratio = seed_stats['cpu'][0] / stats['cpu'][0] if stats['cpu'][0] > 0 else 0.0
         poses = f"{sum(r['has_pose'] for r in ours)}/{sum(r['has_pose'] for r in seed)}"
         cols = [size, mode, str(count), str(len(ours))]
         cols += [f'{stats[s][0]:.3f} / {stats[s][1]:.3f}'
                  for s in STAGES + ('pipeline', 'total')]
         cols += [f'{seed_stats[s][0]:.2f} / {seed_stats[s][1]:.2f}' for s in ('detect', 'total')]
-        cols += [f'{ratio:.1f}x', poses]
+        cols += [f'{ratio:.1f}x', f"{stats['cpu'][0]:.3f} / {stats['cpu'][1]:.3f}",
+                 f"{seed_stats['cpu'][0]:.2f} / {seed_stats['cpu'][1]:.2f}",
+                 f'{cpu_ratio:.1f}x', poses]
         print('| ' + ' | '.join(cols) + ' |')
     print('\nCells: median / p90 in ms. ours pipeline = processing_ms (decode to report, '
           'includes tracker and report work between the stages); ours total = msg_in + '
-          'pipeline + msg_out; seed/ours = ratio of the medians; poses = frames with a '
+          'pipeline + msg_out; seed/ours = ratio of the medians; CPU = process CPU time of '
+          'pipeline.process (ours) and SeedPipeline.process (seed), which leaves out the '
+          'time the process waited for a core on a loaded machine; poses = frames with a '
           'published pose.')
 
 
@@ -303,7 +314,8 @@ def write_csv(path, cells, args):
     with open(path, 'w', newline='') as handle:
         writer = csv.writer(handle)
         writer.writerow(['size', 'mode', 'distractors', 'config', 'backend', 'frame', 'range_m',
-                         'has_pose'] + list(STAGES) + ['pipeline', 'total', 'loadavg_1min'])
+                         'has_pose'] + list(STAGES)
+                        + ['pipeline', 'total', 'cpu', 'loadavg_1min'])
         load = os.getloadavg()[0]
         for size, mode, count, ours, seed in cells:
             for index, row in enumerate(ours):
@@ -311,12 +323,13 @@ def write_csv(path, cells, args):
                                  f"{row['range_m']:.4f}", int(row['has_pose'])]
                                 + [f'{row[s]:.4f}' for s in STAGES]
                                 + [f"{row['pipeline']:.4f}", f"{row['total']:.4f}",
-                                   f'{load:.2f}'])
+                                   f"{row['cpu']:.4f}", f'{load:.2f}'])
             for index, row in enumerate(seed):
                 writer.writerow([size, mode, count, 'seed', 'simple_blob_fixed', index,
                                  f"{row['range_m']:.4f}", int(row['has_pose'])]
                                 + ['', '', f"{row['detect']:.4f}", '', '', '', '']
-                                + ['', f"{row['total']:.4f}", f'{load:.2f}'])
+                                + ['', f"{row['total']:.4f}", f"{row['cpu']:.4f}",
+                                   f'{load:.2f}'])
 
 
 if __name__ == '__main__':
