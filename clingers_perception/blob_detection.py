@@ -36,6 +36,9 @@ BACKENDS = ('threshold', 'simple_blob')
 MAX_COMPONENTS = 256
 # Blobs smaller than this are not judged by their shape.
 MIN_SHAPE_AREA_PX = 6
+# Below this area a binarised outline is a few pixels long and one flank pixel either side of
+# the threshold decides its circularity and convexity: only the elongation is judged.
+MIN_OUTLINE_AREA_PX = 16
 # Pixels at or above this 8-bit level count as saturated when locating a smear's core.
 SATURATION_LEVEL = 250
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
@@ -182,12 +185,15 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
             continue
         crop = roi[y0:y1, x0:x1]
         elongation = _elongation(mask)
-        if shape_filters and not _passes_shape_filters(contour, area, elongation, band):
+        # The brightness above the local background places an unsaturated LED and judges its
+        # shape; a smear's core is found another way.
+        spot = None if band.locate_core else cv2.moments(_spot_weights(crop, mask))
+        if shape_filters and not _passes_shape_filters(contour, crop, mask, area, band, spot):
             continue
         if band.locate_core:
             x, y = _core_position(crop, mask)
         else:
-            x, y = _weighted_centroid(crop, mask)
+            x, y = _centroid(spot, mask)
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
@@ -198,7 +204,10 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
 
 
 def _elongation(mask):
-    moments = cv2.moments(mask, binaryImage=True)
+    return _moment_elongation(cv2.moments(mask, binaryImage=True))
+
+
+def _moment_elongation(moments):
     if moments['m00'] <= 0.0:
         return 1.0
     mu20, mu02, mu11 = (moments[k] / moments['m00'] for k in ('mu20', 'mu02', 'mu11'))
@@ -207,24 +216,32 @@ def _elongation(mask):
     return math.sqrt(major / minor) if minor > 1e-9 else math.inf
 
 
-def _passes_shape_filters(contour, area, elongation, band):
+def _passes_shape_filters(contour, crop, mask, area, band, spot=None):
     if area < MIN_SHAPE_AREA_PX:
         # A spot of a few pixels has no measurable shape: a far LED binarises to 2-5 pixels.
         return True
-    if band.min_inertia_ratio > 0.0 and 1.0 / elongation ** 2 < band.min_inertia_ratio:
-        return False
-    if band.min_circularity > 0.0 and area > 4:
+    if band.min_inertia_ratio > 0.0:
+        # The spread of the brightness, not of the binarised pixels: which flank pixels noise
+        # lifts over the threshold makes a small round spot's mask look elongated.
+        if spot is None:
+            spot = cv2.moments(_spot_weights(crop, mask))
+        elongation = _moment_elongation(spot) if spot['m00'] > 0.0 else _elongation(mask)
+        if 1.0 / elongation ** 2 < band.min_inertia_ratio:
+            return False
+    if area < MIN_OUTLINE_AREA_PX:
+        return True
+    if band.min_circularity > 0.0:
         perimeter = cv2.arcLength(contour, True)
         if perimeter > 0.0 and 4.0 * math.pi * area / perimeter ** 2 < band.min_circularity:
             return False
-    if band.min_convexity > 0.0 and area > 4:
+    if band.min_convexity > 0.0:
         hull_area = cv2.contourArea(cv2.convexHull(contour))
         if hull_area > 0.0 and cv2.contourArea(contour) / hull_area < band.min_convexity:
             return False
     return True
 
 
-def _weighted_centroid(crop, mask):
+def _spot_weights(crop, mask):
     # Include a two-pixel rim: the spot's flanks below threshold carry most of the sub-pixel
     # information, and the rim's mean is the local background.
     support = cv2.dilate(mask, _RIM_KERNEL)
@@ -233,7 +250,14 @@ def _weighted_centroid(crop, mask):
     weights -= float(rim.mean()) if rim.size else 0.0
     np.maximum(weights, 0.0, out=weights)
     weights *= support
-    moments = cv2.moments(weights)
+    return weights
+
+
+def _weighted_centroid(crop, mask):
+    return _centroid(cv2.moments(_spot_weights(crop, mask)), mask)
+
+
+def _centroid(moments, mask):
     if moments['m00'] <= 0.0:
         moments = cv2.moments(mask, binaryImage=True)
     return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
