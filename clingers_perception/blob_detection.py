@@ -163,8 +163,10 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
     # frame with statistics, and give the perimeter and hull of the shape filters.
     contours = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2]
     found = [(cv2.boundingRect(c), c) for c in contours]
-    # A component covers at most its bounding box: smaller boxes cannot pass min_area_px.
-    found = [f for f in found if f[0][2] * f[0][3] >= band.min_area_px]
+    # A component covers at most its bounding box: a smaller box passes min_area_px only by
+    # the spread of its light.
+    found = [f for f in found if f[0][2] * f[0][3] >= band.min_area_px
+             or _light_spread_px(roi, f[0]) >= band.min_area_px]
     if len(found) > MAX_COMPONENTS:
         found = sorted(found, key=lambda f: f[0][2] * f[0][3], reverse=True)[:MAX_COMPONENTS]
     roi_h, roi_w = roi.shape
@@ -181,7 +183,9 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
             cv2.drawContours(outline, [contour], -1, 1, cv2.FILLED, offset=(-x0, -y0))
             mask = cv2.bitwise_and(mask, outline)
         area = cv2.countNonZero(mask)
-        if not band.min_area_px <= area <= band.max_area_px:
+        if area > band.max_area_px or (area < band.min_area_px and w * h >= band.min_area_px
+                                       and _light_spread_px(roi, (left, top, w, h))
+                                       < band.min_area_px):
             continue
         crop = roi[y0:y1, x0:x1]
         elongation = _elongation(mask)
@@ -201,6 +205,34 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
             bbox=(window.x0 + left, window.y0 + top, w, h),
             clipped=touches_roi and inside_image))
     return blobs
+
+
+def _light_spread_px(roi, box):
+    """
+    Return how many pixels' worth of light a small component spreads around its peak.
+
+    That is one (the peak pixel) plus the light above the local background of the pixels
+    around it, in units of the peak above background, less three standard deviations of what
+    the background's noise alone would put there. A dim LED far away may cross the threshold
+    in one pixel, but the optics spread its light over its neighbours (three or four pixels'
+    worth); a hot pixel's neighbours are dark, and a noise spike's hold only noise.
+    """
+    left, top, w, h = box
+    height, width = roi.shape
+    ox0, oy0 = max(0, left - 2), max(0, top - 2)
+    outer = roi[oy0:min(height, top + h + 2), ox0:min(width, left + w + 2)].astype(np.float64)
+    ring = np.ones(outer.shape, dtype=bool)
+    ring[max(0, top - 1) - oy0:top + h + 1 - oy0, max(0, left - 1) - ox0:left + w + 1 - ox0] = \
+        False
+    inner = outer[~ring]
+    if inner.size < 2 or np.count_nonzero(ring) < 2:
+        return 0.0
+    background, noise = float(outer[ring].mean()), float(outer[ring].std())
+    peak = float(inner.max()) - background
+    if peak <= 0.0:
+        return 0.0
+    around = float(inner.sum()) - background * inner.size - peak
+    return 1.0 + (around - 3.0 * noise * math.sqrt(inner.size - 1)) / peak
 
 
 def _elongation(mask):

@@ -218,3 +218,24 @@ def test_a_black_frame_has_no_blobs(sim_camera):
         for band in (FAR, MID):
             assert BlobDetector(backend).detect(image, band) == []
     assert BlobDetector('threshold').detect(image, NEAR) == []
+
+
+def test_a_dim_spot_above_threshold_in_one_pixel_is_found_but_hot_pixels_are_not():
+    """
+    A far LED that crosses the threshold in one pixel counts by the spread of its light.
+
+    At 640x480 the far band's minimum area is 2 px: an LED at ~5 m can reach the threshold in
+    its centre pixel only, its neighbours just below. A hot pixel, as bright or brighter, has
+    dark neighbours and stays out.
+    """
+    band = replace(DEFAULT_BANDS[0], min_area_px=2.0)
+    image = np.full((120, 160), 6, np.uint8)
+    ys, xs = np.mgrid[0:120, 0:160]
+    spot = 48.0 * np.exp(-((xs - 40.0) ** 2 + (ys - 60.0) ** 2) / (2.0 * 0.8 ** 2))
+    image = np.clip(image + np.round(spot), 0, 255).astype(np.uint8)
+    assert np.count_nonzero(image >= band.threshold_min) == 1
+    for x, y, level in ((100, 30, 200), (120, 90, 40), (20, 100, 255)):
+        image[y, x] = level
+    blobs = BlobDetector('threshold').detect(image, band)
+    assert [(round(b.x), round(b.y)) for b in blobs] == [(40, 60)]
+    assert abs(blobs[0].x - 40.0) < 0.05 and abs(blobs[0].y - 60.0) < 0.05
