@@ -46,6 +46,8 @@ CORE_DEPTH_FRACTION = 0.9
 # A blob rounder than this has no streak: its weighted centroid is the LED.
 ROUND_BLOB = 1.1
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
+# The pixels two away from a spot's peak: its local background.
+_RING = np.pad(np.zeros((3, 3), dtype=bool), 1, constant_values=True)
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,11 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
     found = [(cv2.boundingRect(c), c) for c in contours]
     # A component covers at most its bounding box: a smaller box passes min_area_px only by
     # the spread of its light.
-    found = [f for f in found if f[0][2] * f[0][3] >= band.min_area_px
-             or _light_spread_px(roi, f[0]) >= band.min_area_px]
+    small = [f for f in found if f[0][2] * f[0][3] < band.min_area_px]
+    if small:
+        spread = _light_spread_px(roi, [_peak_pixel(roi, box) for box, _ in small])
+        found = [f for f in found if f[0][2] * f[0][3] >= band.min_area_px] + \
+            [f for f, worth in zip(small, spread) if worth >= band.min_area_px]
     if len(found) > MAX_COMPONENTS:
         found = sorted(found, key=lambda f: f[0][2] * f[0][3], reverse=True)[:MAX_COMPONENTS]
     roi_h, roi_w = roi.shape
@@ -183,9 +188,10 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
             cv2.drawContours(outline, [contour], -1, 1, cv2.FILLED, offset=(-x0, -y0))
             mask = cv2.bitwise_and(mask, outline)
         area = cv2.countNonZero(mask)
-        if area > band.max_area_px or (area < band.min_area_px and w * h >= band.min_area_px
-                                       and _light_spread_px(roi, (left, top, w, h))
-                                       < band.min_area_px):
+        if area > band.max_area_px or (
+                area < band.min_area_px and w * h >= band.min_area_px
+                and _light_spread_px(roi, [_peak_pixel(roi, (left, top, w, h))])[0]
+                < band.min_area_px):
             continue
         crop = roi[y0:y1, x0:x1]
         elongation = _elongation(mask)
@@ -207,32 +213,37 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
     return blobs
 
 
-def _light_spread_px(roi, box):
-    """
-    Return how many pixels' worth of light a small component spreads around its peak.
-
-    That is one (the peak pixel) plus the light above the local background of the pixels
-    around it, in units of the peak above background, less three standard deviations of what
-    the background's noise alone would put there. A dim LED far away may cross the threshold
-    in one pixel, but the optics spread its light over its neighbours (three or four pixels'
-    worth); a hot pixel's neighbours are dark, and a noise spike's hold only noise.
-    """
+def _peak_pixel(roi, box):
     left, top, w, h = box
-    height, width = roi.shape
-    ox0, oy0 = max(0, left - 2), max(0, top - 2)
-    outer = roi[oy0:min(height, top + h + 2), ox0:min(width, left + w + 2)].astype(np.float64)
-    ring = np.ones(outer.shape, dtype=bool)
-    ring[max(0, top - 1) - oy0:top + h + 1 - oy0, max(0, left - 1) - ox0:left + w + 1 - ox0] = \
-        False
-    inner = outer[~ring]
-    if inner.size < 2 or np.count_nonzero(ring) < 2:
-        return 0.0
-    background, noise = float(outer[ring].mean()), float(outer[ring].std())
-    peak = float(inner.max()) - background
-    if peak <= 0.0:
-        return 0.0
-    around = float(inner.sum()) - background * inner.size - peak
-    return 1.0 + (around - 3.0 * noise * math.sqrt(inner.size - 1)) / peak
+    if w * h == 1:
+        return left, top
+    _, _, _, (x, y) = cv2.minMaxLoc(roi[top:top + h, left:left + w])
+    return left + x, top + y
+
+
+def _light_spread_px(roi, peaks):
+    """
+    Return how many pixels' worth of light each small spot spreads around its peak pixel.
+
+    That is one (the peak) plus the light above the local background (the ring of pixels two
+    away) in the eight pixels around the peak, in units of the peak above background, less
+    three standard deviations of what the ring's noise alone would put there. A dim LED far
+    away may cross the threshold in one pixel, but the optics spread its light over its
+    neighbours (three or four pixels' worth); a hot pixel's neighbours are dark, and a noise
+    spike's hold only noise. All spots at once: a frame has a few dozen such components.
+    """
+    xs, ys = (np.array(c, dtype=np.intp) for c in zip(*peaks))
+    steps = np.arange(-2, 3)
+    rows = np.clip(ys[:, None] + steps, 0, roi.shape[0] - 1)
+    cols = np.clip(xs[:, None] + steps, 0, roi.shape[1] - 1)
+    patch = roi[rows[:, :, None], cols[:, None, :]].astype(np.float64)
+    ring = patch[:, _RING]
+    background, noise = ring.mean(axis=1), ring.std(axis=1)
+    peak = patch[:, 2, 2] - background
+    around = patch[:, 1:4, 1:4].sum(axis=(1, 2)) - 9.0 * background - peak
+    with np.errstate(divide='ignore', invalid='ignore'):
+        spread = 1.0 + (around - 3.0 * math.sqrt(8.0) * noise) / peak
+    return np.where(peak > 0.0, spread, 0.0)
 
 
 def _elongation(mask):
