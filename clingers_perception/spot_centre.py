@@ -24,6 +24,8 @@ interpolation) changes the radius only. A flare streak bulges the rim on its sid
 left out of the fit.
 """
 
+import math
+
 import cv2
 import numpy as np
 
@@ -33,7 +35,7 @@ SATURATION_LEVEL = 250
 MIN_SATURATED_PX = 9
 # Rim levels as fractions of the way from the background to the clip: the flanks are steep and
 # smooth there, and averaging three levels averages their different interpolation errors.
-RIM_LEVELS = (0.3, 0.5, 0.7)
+RIM_LEVELS = (0.2, 0.35, 0.5, 0.65, 0.8)
 # Fewer rim points than this do not constrain a circle.
 MIN_RIM_POINTS = 8
 # Fraction of the deepest distance that still belongs to the core disc of a smear.
@@ -44,9 +46,17 @@ STREAK_OFFSET_FRACTION = 0.25
 STREAK_OFFSET_PX = 0.3
 # Rim points within this angle of the streak (cosine) are the streak's, not the disc's.
 STREAK_CONE_COS = 0.5
-# A rim bulging out on one side by this much more than elsewhere (px) marks a faint streak.
-BULGE_PX = 0.03
+# A blob more elongated than this is a smear, not a disc (pixel-grid discs reach 1.15).
+ELONGATED_BLOB = 1.5
+# A rim no point of which is further than this from the fitted circles (px) has no streak.
+ROUND_RIM_PX = 0.3
+# A side of the rim bulging out by less than the first of these (px) is the rim's own
+# irregularity, by more than the second a faint streak; in between the two fits are blended.
+BULGE_PX = (0.1, 0.3)
+# A rim bulging out by more than this (px) has dragged the circle fitted to all of it.
+LARGE_BULGE_PX = 1.0
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
+_LEVELS = np.array(RIM_LEVELS)
 
 
 def weighted_centroid(crop, mask):
@@ -75,13 +85,11 @@ def spot_centre(crop, mask):
     `crop` is the 8-bit image around the spot with a margin of two pixels or more, `mask` the
     spot's pixels (uint8, 0 or 1).
     """
-    saturated = (crop >= SATURATION_LEVEL) & (mask > 0)
-    if int(np.count_nonzero(saturated)) >= MIN_SATURATED_PX:
-        points = _rim_points(crop, mask)
-        if points.shape[0] >= MIN_RIM_POINTS:
-            centre, _ = _fit_circle(points)
-            if _plausible(centre, crop.shape):
-                return float(centre[0]), float(centre[1])
+    if int(np.count_nonzero(crop[mask > 0] >= SATURATION_LEVEL)) >= MIN_SATURATED_PX:
+        x, y, _ = _rim_points(crop, mask)
+        circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
+        if circle is not None and _plausible(circle[0], circle[1], crop.shape):
+            return circle[0], circle[1]
     return weighted_centroid(crop, mask)
 
 
@@ -95,112 +103,171 @@ def core_centre(crop, mask):
     saturated = ((crop >= SATURATION_LEVEL) & (mask > 0)).astype(np.uint8)
     if int(cv2.countNonZero(saturated)) < MIN_SATURATED_PX:
         return weighted_centroid(crop, mask)
-    points = _rim_points(crop, mask)
-    core, radius = _deepest_core(saturated)
     blob = cv2.moments(mask, binaryImage=True)
-    streak = np.array([blob['m10'], blob['m01']]) / blob['m00'] - core
-    length = float(np.linalg.norm(streak))
-    if points.shape[0] < MIN_RIM_POINTS:
-        centre = core
-    elif length < STREAK_OFFSET_FRACTION * radius + STREAK_OFFSET_PX:
-        # Round, or a streak too faint to reach the threshold: it can still bulge the rim.
-        centre = _fit_without_bulge(points, core)
-    else:
-        offsets = points - core
-        distance = np.linalg.norm(offsets, axis=1)
-        disc = (offsets @ (streak / length) < STREAK_CONE_COS * distance) \
+    rim = whole = residual = None
+    if _elongation(blob) < ELONGATED_BLOB:
+        rim = _rim_points(crop, mask)
+        whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
+        if whole is not None:
+            residual = np.hypot(rim[0] - whole[0], rim[1] - whole[1]) - whole[2][rim[2]]
+            if float(np.max(np.abs(residual))) < ROUND_RIM_PX \
+                    and _plausible(whole[0], whole[1], crop.shape):
+                # No streak, not even a faint one: the whole rim is the disc's.
+                return whole[0], whole[1]
+    core_x, core_y, radius = _deepest_core(saturated)
+    streak_x = blob['m10'] / blob['m00'] - core_x
+    streak_y = blob['m01'] / blob['m00'] - core_y
+    length = math.hypot(streak_x, streak_y)
+    circle = None
+    if length >= STREAK_OFFSET_FRACTION * radius + STREAK_OFFSET_PX:
+        left = top = 0
+        if rim is None:
+            # Only the rim near the core is the disc's: the rest of the smear is not searched.
+            reach = int(2.0 * radius) + 4
+            left, top = max(0, int(core_x) - reach), max(0, int(core_y) - reach)
+            right, bottom = int(core_x) + reach + 1, int(core_y) + reach + 1
+            rim = _rim_points(crop[top:bottom, left:right], mask[top:bottom, left:right])
+        x, y, level = rim
+        dx, dy = x + (left - core_x), y + (top - core_y)
+        distance = np.hypot(dx, dy)
+        disc = (dx * streak_x + dy * streak_y < STREAK_CONE_COS * length * distance) \
             & (distance < 2.0 * radius + 3.0)
-        centre = _fit_circle(points[disc])[0] if np.count_nonzero(disc) >= MIN_RIM_POINTS \
-            else core
-    if not _plausible(centre, crop.shape) or np.linalg.norm(centre - core) > radius + 1.0:
-        centre = core
-    return float(centre[0]), float(centre[1])
+        if np.count_nonzero(disc) >= MIN_RIM_POINTS:
+            circle = _fit_circle(x[disc] + left, y[disc] + top)
+    else:
+        # A streak too faint or short to move the blob's centroid can still bulge the rim.
+        if rim is None:
+            rim = _rim_points(crop, mask)
+            whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
+            if whole is not None:
+                residual = np.hypot(rim[0] - whole[0], rim[1] - whole[1]) - whole[2][rim[2]]
+        if whole is not None:
+            circle = _fit_without_bulge(*rim, whole, residual, (core_x, core_y))
+    if circle is None or not _plausible(circle[0], circle[1], crop.shape) \
+            or math.hypot(circle[0] - core_x, circle[1] - core_y) > radius + 1.0:
+        return core_x, core_y
+    return circle[0], circle[1]
+
+
+def _elongation(moments):
+    """Return the ratio of the major to the minor axis of a blob from its binary moments."""
+    m00 = moments['m00']
+    mu20, mu02, mu11 = moments['mu20'] / m00, moments['mu02'] / m00, moments['mu11'] / m00
+    spread = math.sqrt((mu20 - mu02) ** 2 + 4.0 * mu11 ** 2)
+    minor = mu20 + mu02 - spread
+    return math.sqrt((mu20 + mu02 + spread) / minor) if minor > 1e-9 else math.inf
 
 
 def _rim_points(crop, mask):
     """
-    Return Nx2 (x, y) where the spot's flanks cross RIM_LEVELS, interpolated along rows and cols.
+    Return x, y and level index of where the spot's flanks cross RIM_LEVELS, along rows and cols.
 
-    Only crossings inside the mask grown by two pixels count, so a neighbour in the crop does
-    not. Linear interpolation errs by a fraction of a pixel that depends on where the grid cuts
-    the flank; that error varies around the rim and across levels, and mostly averages out.
+    Only the mask grown by two pixels is searched, so a neighbour in the crop adds no crossing.
+    Linear interpolation errs by a fraction of a pixel that depends on where the grid cuts the
+    flank; that error varies around the rim and across levels, and mostly averages out.
     """
     support = cv2.dilate(mask, _RIM_KERNEL)
-    rim = crop[support > mask]
-    background = float(rim.mean()) if rim.size else 0.0
-    top = float(crop[mask > 0].max())
-    image = crop.astype(np.float32)
-    inside = support > 0
-    points = []
-    for level in RIM_LEVELS:
-        level = background + level * (top - background)
-        above = image >= level
-        for axis in (1, 0):
-            first = [slice(None), slice(None)]
-            second = [slice(None), slice(None)]
-            first[axis], second[axis] = slice(None, -1), slice(1, None)
-            first, second = tuple(first), tuple(second)
-            cross = (above[first] != above[second]) & (inside[first] | inside[second])
-            rows, cols = np.nonzero(cross)
-            low, high = image[first][cross], image[second][cross]
-            step = (level - low) / (high - low)
-            if axis == 1:
-                points.append(np.column_stack([cols + step, rows]))
-            else:
-                points.append(np.column_stack([cols, rows + step]))
-    return np.vstack(points).astype(np.float64)
+    background = cv2.mean(crop, support - mask)[0]
+    top = cv2.minMaxLoc(crop, mask)[1]
+    levels = background + _LEVELS * (top - background)
+    image = np.where(support > 0, crop, np.float32(background))
+    # One column and row more, repeating the last, so that in the flat image the neighbour to
+    # the right of pixel k is k + 1 and the one below k + width + 1, with no crossing between
+    # the copies.
+    image = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
+    height, width = crop.shape
+    flat = image.ravel()
+    size = height * (width + 1)
+    first = flat[:size] >= levels[:, None]
+    second = np.stack([flat[1:size + 1], flat[width + 1:size + width + 1]])
+    second = second >= levels[:, None, None]
+    cross = first[:, None, :] != second
+    # Pairs that start in the extra column would wrap around to the next row.
+    cross &= np.arange(size) % (width + 1) < width
+    level, down, start = np.nonzero(cross)
+    low = flat[start]
+    step = (levels[level] - low) / (flat[start + np.where(down, width + 1, 1)] - low)
+    row, col = np.divmod(start, width + 1)
+    return col + step * (1 - down), row + step * down, level
 
 
-def _fit_circle(points):
-    """Return (centre, radius) of the algebraic circle fit x^2 + y^2 + D x + E y + F = 0."""
-    mean = points.mean(axis=0)
-    centred = points - mean
-    design = np.column_stack([centred, np.ones(centred.shape[0])])
-    solution = np.linalg.lstsq(design, -(centred ** 2).sum(axis=1), rcond=None)[0]
-    centre = -0.5 * solution[:2]
-    radius = float(np.sqrt(max(float(centre @ centre) - solution[2], 0.0)))
-    return centre + mean, radius
-
-
-def _fit_without_bulge(points, start):
+def _fit_circle(x, y, level=None):
     """
-    Fit a circle to the rim without the side that bulges out, if one does.
+    Return (x, y, radii) of the circle fitted to rim points, or None.
+
+    Algebraic fit of x^2 + y^2 + D x + E y + F = 0; about the points' mean the normal equations
+    for D and E are 2x2. One radius for all levels finds the centre better than one per level
+    (measured on rendered spots): the levels' interpolation errors are alike and cancel better.
+    `radii` has the mean distance of each level's points from the centre, None without `level`.
+    """
+    mean_x, mean_y = float(x.mean()), float(y.mean())
+    uvz = np.empty((3, x.size))
+    np.subtract(x, mean_x, out=uvz[0])
+    np.subtract(y, mean_y, out=uvz[1])
+    np.add(uvz[0] * uvz[0], uvz[1] * uvz[1], out=uvz[2])
+    (suu, svu), (suv, svv), (suz, svz) = (uvz @ uvz[:2].T).tolist()
+    det = suu * svv - suv * suv
+    if not det > 1e-9 * (suu + svv) ** 2:
+        return None
+    cx = 0.5 * (svv * suz - suv * svz) / det
+    cy = 0.5 * (suu * svz - suv * suz) / det
+    radii = None
+    if level is not None:
+        distance = np.hypot(uvz[0] - cx, uvz[1] - cy)
+        count = np.maximum(np.bincount(level, minlength=_LEVELS.size), 1)
+        radii = np.bincount(level, distance, _LEVELS.size) / count
+    return mean_x + cx, mean_y + cy, radii
+
+
+def _fit_without_bulge(x, y, level, whole, residual, core):
+    """
+    Fit a circle to the rim without the side that bulges out.
 
     A faint streak below threshold still lifts the flank on its side and pushes the rim out
-    there. Distances from `start` (the core, near the LED even when the rim is not) about their
-    median show where; the circle is fitted to the rest and the test repeated from its centre,
-    until the rim is round about it.
+    there. `whole` is the fit to all the rim and `residual` the points' distances outside it.
+    A small bulge barely moves that fit and its residuals show where it is; a large one drags
+    the fit towards it, and distances from the `core` of the saturated region show it better.
+    The circle is fitted to the rest. How far the left-out side then lies outside it decides
+    between this fit and `whole`, smoothly so that a marginal bulge does not make the position
+    jump from frame to frame.
     """
-    centre = start
-    for _ in range(3):
-        offsets = points - centre
-        distance = np.maximum(np.linalg.norm(offsets, axis=1), 1e-9)
+    if float(residual.max()) < LARGE_BULGE_PX:
+        dx, dy = x - whole[0], y - whole[1]
+        distance = np.hypot(dx, dy)
+    else:
+        dx, dy = x - core[0], y - core[1]
+        distance = np.hypot(dx, dy)
         residual = distance - np.median(distance)
-        unit = offsets / distance[:, None]
-        pull = (np.maximum(residual, 0.0) ** 2) @ unit
-        norm = float(np.linalg.norm(pull))
-        bulge = unit @ (pull / max(norm, 1e-12)) >= STREAK_CONE_COS
-        rest = ~bulge
-        if norm < 1e-12 or np.count_nonzero(bulge) < 3 \
-                or np.count_nonzero(rest) < MIN_RIM_POINTS \
-                or residual[bulge].mean() - residual[rest].mean() < BULGE_PX:
-            # Round about this centre: the whole rim is the disc's.
-            return _fit_circle(points)[0]
-        centre = _fit_circle(points[rest])[0]
-    return centre
+    # The outward residuals pull towards the bulge.
+    weight = np.maximum(residual, 0.0) ** 2 / np.maximum(distance, 1e-9)
+    pull_x, pull_y = float(weight @ dx), float(weight @ dy)
+    norm = math.hypot(pull_x, pull_y)
+    bulge = dx * pull_x + dy * pull_y >= STREAK_CONE_COS * norm * distance
+    count = int(np.count_nonzero(bulge))
+    if norm < 1e-12 or count < 3 or x.size - count < MIN_RIM_POINTS:
+        return whole
+    rest = ~bulge
+    circle = _fit_circle(x[rest], y[rest], level[rest])
+    if circle is None:
+        return whole
+    out = float(np.mean(np.hypot(x[bulge] - circle[0], y[bulge] - circle[1])
+                        - circle[2][level[bulge]]))
+    share = min(max((out - BULGE_PX[0]) / (BULGE_PX[1] - BULGE_PX[0]), 0.0), 1.0)
+    return (share * circle[0] + (1.0 - share) * whole[0],
+            share * circle[1] + (1.0 - share) * whole[1])
 
 
 def _deepest_core(saturated):
-    """Return (centre, radius) of the deepest part of the saturated region (distance transform)."""
+    """Return (x, y, radius) of the deepest part of the saturated region (distance transform)."""
     padded = cv2.copyMakeBorder(saturated, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     radius = float(depth.max())
     weights = depth - CORE_DEPTH_FRACTION * radius
     np.maximum(weights, 0.0, out=weights)
     moments = cv2.moments(weights)
-    return np.array([moments['m10'], moments['m01']]) / moments['m00'], radius
+    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00'], radius
 
 
-def _plausible(centre, shape):
-    return bool(np.all(np.isfinite(centre))) and 0.0 <= centre[0] <= shape[1] - 1 \
-        and 0.0 <= centre[1] <= shape[0] - 1
+def _plausible(x, y, shape):
+    return bool(np.isfinite(x) and np.isfinite(y)) and 0.0 <= x <= shape[1] - 1 \
+        and 0.0 <= y <= shape[0] - 1
