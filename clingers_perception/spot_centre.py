@@ -24,6 +24,7 @@ interpolation) changes the radius only. A flare streak bulges the rim on its sid
 left out of the fit.
 """
 
+import functools
 import math
 
 import cv2
@@ -34,7 +35,7 @@ SATURATION_LEVEL = 250
 # A spot needs this many saturated pixels for its rim to be worth a circle fit.
 MIN_SATURATED_PX = 9
 # Rim levels as fractions of the way from the background to the clip: the flanks are steep and
-# smooth there, and averaging three levels averages their different interpolation errors.
+# smooth there, and averaging five levels averages their different interpolation errors.
 RIM_LEVELS = (0.2, 0.35, 0.5, 0.65, 0.8)
 # Fewer rim points than this do not constrain a circle.
 MIN_RIM_POINTS = 8
@@ -42,13 +43,13 @@ MIN_RIM_POINTS = 8
 CORE_DEPTH_FRACTION = 0.9
 # A smear is a streak when its binary centroid is this far from its core (fraction of the core
 # radius, plus the pixel-grid jitter of the core).
-STREAK_OFFSET_FRACTION = 0.25
+STREAK_OFFSET_FRACTION = 0.15
 STREAK_OFFSET_PX = 0.3
 # Rim points within this angle of the streak (cosine) are the streak's, not the disc's.
 STREAK_CONE_COS = 0.5
 # A blob more elongated than this is a smear, not a disc (pixel-grid discs reach 1.15).
-ELONGATED_BLOB = 1.5
-# A rim no point of which is further than this from the fitted circles (px) has no streak.
+ELONGATED_BLOB = 1.25
+# A rim no point of which is further than this from the fitted circle (px) has no streak.
 ROUND_RIM_PX = 0.3
 # A side of the rim bulging out by less than the first of these (px) is the rim's own
 # irregularity, by more than the second a faint streak; in between the two fits are blended.
@@ -182,13 +183,19 @@ def _rim_points(crop, mask):
     second = np.stack([flat[1:size + 1], flat[width + 1:size + width + 1]])
     second = second >= levels[:, None, None]
     cross = first[:, None, :] != second
-    # Pairs that start in the extra column would wrap around to the next row.
-    cross &= np.arange(size) % (width + 1) < width
+    cross &= _pair_starts(height, width)
     level, down, start = np.nonzero(cross)
     low = flat[start]
     step = (levels[level] - low) / (flat[start + np.where(down, width + 1, 1)] - low)
     row, col = np.divmod(start, width + 1)
     return col + step * (1 - down), row + step * down, level
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_starts(height, width):
+    """Return which flat indices of the image with the extra column start a pair in the image."""
+    # Pairs that start in the extra column would wrap around to the next row.
+    return np.arange(height * (width + 1)) % (width + 1) < width
 
 
 def _fit_circle(x, y, level=None):
@@ -200,7 +207,7 @@ def _fit_circle(x, y, level=None):
     (measured on rendered spots): the levels' interpolation errors are alike and cancel better.
     `radii` has the mean distance of each level's points from the centre, None without `level`.
     """
-    mean_x, mean_y = float(x.mean()), float(y.mean())
+    mean_x, mean_y = float(x.sum()) / x.size, float(y.sum()) / y.size
     uvz = np.empty((3, x.size))
     np.subtract(x, mean_x, out=uvz[0])
     np.subtract(y, mean_y, out=uvz[1])
@@ -269,5 +276,5 @@ def _deepest_core(saturated):
 
 
 def _plausible(x, y, shape):
-    return bool(np.isfinite(x) and np.isfinite(y)) and 0.0 <= x <= shape[1] - 1 \
+    return math.isfinite(x) and math.isfinite(y) and 0.0 <= x <= shape[1] - 1 \
         and 0.0 <= y <= shape[0] - 1
