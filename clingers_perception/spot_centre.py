@@ -171,7 +171,8 @@ def _rim_points(crop, mask):
     background = cv2.mean(crop, support - mask)[0]
     top = cv2.minMaxLoc(crop, mask)[1]
     levels = background + _LEVELS * (top - background)
-    image = np.where(support > 0, crop, np.float32(background))
+    # Explicitly float32: NumPy 1.x would promote uint8 with a float32 scalar to float16.
+    image = np.where(support > 0, crop.astype(np.float32), np.float32(background))
     # One column and row more, repeating the last, so that in the flat image the neighbour to
     # the right of pixel k is k + 1 and the one below k + width + 1, with no crossing between
     # the copies.
