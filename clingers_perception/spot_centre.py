@@ -105,13 +105,12 @@ def core_centre(crop, mask):
     if int(cv2.countNonZero(saturated)) < MIN_SATURATED_PX:
         return weighted_centroid(crop, mask)
     blob = cv2.moments(mask, binaryImage=True)
-    rim = whole = residual = None
+    rim = whole = None
     if _elongation(blob) < ELONGATED_BLOB:
         rim = _rim_points(crop, mask)
         whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
         if whole is not None:
-            residual = np.hypot(rim[0] - whole[0], rim[1] - whole[1]) - whole[2][rim[2]]
-            if float(np.max(np.abs(residual))) < ROUND_RIM_PX \
+            if float(np.max(np.abs(whole[3]))) < ROUND_RIM_PX \
                     and _plausible(whole[0], whole[1], crop.shape):
                 # No streak, not even a faint one: the whole rim is the disc's.
                 return whole[0], whole[1]
@@ -140,10 +139,8 @@ def core_centre(crop, mask):
         if rim is None:
             rim = _rim_points(crop, mask)
             whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
-            if whole is not None:
-                residual = np.hypot(rim[0] - whole[0], rim[1] - whole[1]) - whole[2][rim[2]]
         if whole is not None:
-            circle = _fit_without_bulge(*rim, whole, residual, (core_x, core_y))
+            circle = _fit_without_bulge(*rim, whole, (core_x, core_y))
     if circle is None or not _plausible(circle[0], circle[1], crop.shape) \
             or math.hypot(circle[0] - core_x, circle[1] - core_y) > radius + 1.0:
         return core_x, core_y
@@ -201,12 +198,13 @@ def _pair_starts(height, width):
 
 def _fit_circle(x, y, level=None):
     """
-    Return (x, y, radii) of the circle fitted to rim points, or None.
+    Return (x, y, radii, residuals) of the circle fitted to rim points, or None.
 
     Algebraic fit of x^2 + y^2 + D x + E y + F = 0; about the points' mean the normal equations
     for D and E are 2x2. One radius for all levels finds the centre better than one per level
     (measured on rendered spots): the levels' interpolation errors are alike and cancel better.
-    `radii` has the mean distance of each level's points from the centre, None without `level`.
+    `radii` has the mean distance of each level's points from the centre and `residuals` each
+    point's distance outside its level's circle; both None without `level`.
     """
     mean_x, mean_y = float(x.sum()) / x.size, float(y.sum()) / y.size
     uvz = np.empty((3, x.size))
@@ -219,26 +217,27 @@ def _fit_circle(x, y, level=None):
         return None
     cx = 0.5 * (svv * suz - suv * svz) / det
     cy = 0.5 * (suu * svz - suv * suz) / det
-    radii = None
+    radii = residuals = None
     if level is not None:
         distance = np.hypot(uvz[0] - cx, uvz[1] - cy)
         count = np.maximum(np.bincount(level, minlength=_LEVELS.size), 1)
         radii = np.bincount(level, distance, _LEVELS.size) / count
-    return mean_x + cx, mean_y + cy, radii
+        residuals = distance - radii[level]
+    return mean_x + cx, mean_y + cy, radii, residuals
 
 
-def _fit_without_bulge(x, y, level, whole, residual, core):
+def _fit_without_bulge(x, y, level, whole, core):
     """
     Fit a circle to the rim without the side that bulges out.
 
     A faint streak below threshold still lifts the flank on its side and pushes the rim out
-    there. `whole` is the fit to all the rim and `residual` the points' distances outside it.
-    A small bulge barely moves that fit and its residuals show where it is; a large one drags
-    the fit towards it, and distances from the `core` of the saturated region show it better.
-    The circle is fitted to the rest. How far the left-out side then lies outside it decides
-    between this fit and `whole`, smoothly so that a marginal bulge does not make the position
-    jump from frame to frame.
+    there. `whole` is the fit to all the rim (_fit_circle with levels). A small bulge barely
+    moves that fit and its residuals show where it is; a large one drags the fit towards it,
+    and distances from the `core` of the saturated region show it better. The circle is fitted
+    to the rest. How far the left-out side then lies outside it decides between this fit and
+    `whole`, smoothly so that a marginal bulge does not make the position jump between frames.
     """
+    residual = whole[3]
     if float(residual.max()) < LARGE_BULGE_PX:
         dx, dy = x - whole[0], y - whole[1]
         distance = np.hypot(dx, dy)
