@@ -17,16 +17,17 @@ Find LED spots and place each LED inside its spot, with one of two detector back
 
 `simple_blob` is OpenCV's SimpleBlobDetector, as in the prototype; `threshold` binarises once and
 labels connected components, which gives the same blobs for a fraction of the cost. Both apply the
-constraints of the current range band and share the sub-pixel placement of the LED: an
-intensity-weighted centroid for unsaturated spots, and for saturated flare smears the point
-deepest inside the saturated core, because the smear extends to one side of the LED only and
-its centroid is not the LED.
+constraints of the current range band and share the sub-pixel placement of the LED
+(spot_centre): an intensity-weighted centroid for unsaturated spots, a circle through the rim
+of saturated ones, and for flare smears the circle through the rim away from the streak,
+because the smear extends to one side of the LED only and its centroid is not the LED.
 """
 
 from dataclasses import dataclass
 import math
 
 from clingers_perception.image_decoding import to_8bit
+from clingers_perception.spot_centre import core_centre, spot_centre, spot_weights
 import cv2
 import numpy as np
 
@@ -39,13 +40,6 @@ MIN_SHAPE_AREA_PX = 6
 # Below this area a binarised outline is a few pixels long and one flank pixel either side of
 # the threshold decides its circularity and convexity: only the elongation is judged.
 MIN_OUTLINE_AREA_PX = 16
-# Pixels at or above this 8-bit level count as saturated when locating a smear's core.
-SATURATION_LEVEL = 250
-# Fraction of the deepest distance that still belongs to the core disc of a smear.
-CORE_DEPTH_FRACTION = 0.9
-# A blob rounder than this has no streak: its weighted centroid is the LED.
-ROUND_BLOB = 1.1
-_RIM_KERNEL = np.ones((5, 5), np.uint8)
 # The pixels two away from a spot's peak: its local background.
 _RING = np.pad(np.zeros((3, 3), dtype=bool), 1, constant_values=True)
 
@@ -197,13 +191,13 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         elongation = _elongation(mask)
         # The brightness above the local background places an unsaturated LED and judges its
         # shape; a smear's core is found another way.
-        spot = None if band.locate_core else cv2.moments(_spot_weights(crop, mask))
+        spot = None if band.locate_core else cv2.moments(spot_weights(crop, mask))
         if shape_filters and not _passes_shape_filters(contour, crop, mask, area, band, spot):
             continue
         if band.locate_core:
-            x, y = _core_position(crop, mask)
+            x, y = core_centre(crop, mask)
         else:
-            x, y = _centroid(spot, mask)
+            x, y = spot_centre(crop, mask, spot)
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
@@ -267,7 +261,7 @@ def _passes_shape_filters(contour, crop, mask, area, band, spot=None):
         # The spread of the brightness, not of the binarised pixels: which flank pixels noise
         # lifts over the threshold makes a small round spot's mask look elongated.
         if spot is None:
-            spot = cv2.moments(_spot_weights(crop, mask))
+            spot = cv2.moments(spot_weights(crop, mask))
         elongation = _moment_elongation(spot) if spot['m00'] > 0.0 else _elongation(mask)
         if 1.0 / elongation ** 2 < band.min_inertia_ratio:
             return False
@@ -282,71 +276,6 @@ def _passes_shape_filters(contour, crop, mask, area, band, spot=None):
         if hull_area > 0.0 and cv2.contourArea(contour) / hull_area < band.min_convexity:
             return False
     return True
-
-
-def _spot_weights(crop, mask):
-    # Include a two-pixel rim: the spot's flanks below threshold carry most of the sub-pixel
-    # information, and the rim's mean is the local background.
-    support = cv2.dilate(mask, _RIM_KERNEL)
-    rim = crop[support > mask]
-    weights = crop.astype(np.float32)
-    weights -= float(rim.mean()) if rim.size else 0.0
-    np.maximum(weights, 0.0, out=weights)
-    weights *= support
-    return weights
-
-
-def _weighted_centroid(crop, mask):
-    return _centroid(cv2.moments(_spot_weights(crop, mask)), mask)
-
-
-def _centroid(moments, mask):
-    if moments['m00'] <= 0.0:
-        moments = cv2.moments(mask, binaryImage=True)
-    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
-
-
-def _core_position(crop, mask):
-    saturated = ((crop >= SATURATION_LEVEL) & (mask > 0)).astype(np.uint8)
-    if int(saturated.sum()) < 9 or _elongation(mask) < ROUND_BLOB:
-        # Unsaturated, or round: the spot is symmetric about its LED.
-        return _weighted_centroid(crop, mask)
-    padded = cv2.copyMakeBorder(saturated, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    radius = float(depth.max())
-    weights = depth - CORE_DEPTH_FRACTION * radius
-    np.maximum(weights, 0.0, out=weights)
-    moments = cv2.moments(weights)
-    centre = np.array([moments['m10'], moments['m01']]) / moments['m00']
-    # The streak, saturated or not yet, pulls the blob's centroid towards its side.
-    blob = cv2.moments(mask, binaryImage=True)
-    streak = np.array([blob['m10'], blob['m01']]) / blob['m00'] - centre
-    return tuple(_fit_core_rim(saturated, centre, radius, streak))
-
-
-def _fit_core_rim(saturated, centre, radius, streak):
-    """
-    Refine the centre of a smear's saturated disc from the arc of its rim away from the streak.
-
-    The deepest point of the smear is biased towards the streak, where the disc widens into
-    it; the rim on the other side is the disc alone, and a circle through it finds the LED.
-    """
-    contours = cv2.findContours(saturated, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[-2]
-    points = np.vstack([c.reshape(-1, 2) for c in contours]).astype(np.float64)
-    length = np.linalg.norm(streak)
-    if length < 1e-6:
-        return centre
-    offsets = points - centre
-    distance = np.linalg.norm(offsets, axis=1)
-    rim = points[(distance > 0.6 * radius) & (distance < 1.6 * radius)
-                 & (offsets @ (streak / length) < 0.2 * radius)]
-    if rim.shape[0] < 12:
-        return centre
-    # Algebraic circle fit: x^2 + y^2 + D x + E y + F = 0.
-    design = np.column_stack([rim, np.ones(rim.shape[0])])
-    solution, *_ = np.linalg.lstsq(design, -(rim ** 2).sum(axis=1), rcond=None)
-    fitted = -0.5 * solution[:2]
-    return fitted if np.linalg.norm(fitted - centre) < 0.5 * radius else centre
 
 
 def _without_duplicates(blobs):

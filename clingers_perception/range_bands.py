@@ -55,11 +55,11 @@ DEFAULT_BANDS = (
     DetectorBand('mid', 0.6, threshold_min=60, threshold_max=250, threshold_step=20,
                  min_area_px=6.0, max_area_px=20000.0, min_circularity=0.4,
                  min_inertia_ratio=0.2, min_convexity=0.7, locate_core=False,
-                 centroid_noise_px=0.1, max_reprojection_rms_px=0.25),
+                 centroid_noise_px=0.05, max_reprojection_rms_px=0.25),
     DetectorBand('near', 0.0, threshold_min=200, threshold_max=254, threshold_step=18,
                  min_area_px=20.0, max_area_px=400000.0, min_circularity=0.0,
                  min_inertia_ratio=0.0, min_convexity=0.5, locate_core=True,
-                 centroid_noise_px=0.5, max_reprojection_rms_px=1.0),
+                 centroid_noise_px=0.1, max_reprojection_rms_px=1.0),
 )
 
 # Area limits are given for a camera of this focal length (pixels) and scale with the square

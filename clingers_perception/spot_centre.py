@@ -1,0 +1,290 @@
+# Copyright 2026 The clingers_perception authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Place an LED inside its spot to a fraction of a pixel.
+
+An unsaturated spot is placed by its intensity-weighted centroid. A saturated spot has lost its
+profile to the clip, and the centroid of what is left depends on where the pixel grid cuts the
+clipped edge; its rim has not: points where the flanks cross a few levels between background and
+the clip, interpolated along rows and columns, lie on circles concentric with the LED, and a
+circle fitted through them finds it. Any radial error common to the whole rim (halo, blur,
+interpolation) changes the radius only. A flare streak bulges the rim on its side; that side is
+left out of the fit.
+"""
+
+import functools
+import math
+
+import cv2
+import numpy as np
+
+# Pixels at or above this 8-bit level count as saturated.
+SATURATION_LEVEL = 250
+# A spot needs this many saturated pixels for its rim to be worth a circle fit.
+MIN_SATURATED_PX = 9
+# Rim levels as fractions of the way from the background to the clip: the flanks are steep and
+# smooth there, and averaging five levels averages their different interpolation errors.
+RIM_LEVELS = (0.2, 0.35, 0.5, 0.65, 0.8)
+# Fewer rim points than this do not constrain a circle.
+MIN_RIM_POINTS = 8
+# Fraction of the deepest distance that still belongs to the core disc of a smear.
+CORE_DEPTH_FRACTION = 0.9
+# A smear is a streak when its binary centroid is this far from its core (fraction of the core
+# radius, plus the pixel-grid jitter of the core).
+STREAK_OFFSET_FRACTION = 0.15
+STREAK_OFFSET_PX = 0.3
+# Rim points within this angle of the streak (cosine) are the streak's, not the disc's.
+STREAK_CONE_COS = 0.5
+# A blob more elongated than this is a smear, not a disc (pixel-grid discs reach 1.15).
+ELONGATED_BLOB = 1.25
+# A rim no point of which is further than this from the fitted circle (px) has no streak.
+ROUND_RIM_PX = 0.3
+# A side of the rim bulging out by less than the first of these (px) is the rim's own
+# irregularity, by more than the second a faint streak; in between the two fits are blended.
+BULGE_PX = (0.1, 0.3)
+# A rim bulging out by more than this (px) has dragged the circle fitted to all of it.
+LARGE_BULGE_PX = 1.0
+_RIM_KERNEL = np.ones((5, 5), np.uint8)
+_LEVELS = np.array(RIM_LEVELS)
+
+
+def spot_weights(crop, mask):
+    """
+    Return the brightness of the spot `mask` in `crop` above its local background (float32).
+
+    The support is the mask with a two-pixel rim: the flanks below threshold carry most of the
+    sub-pixel information, and the rim's mean is the local background.
+    """
+    support = cv2.dilate(mask, _RIM_KERNEL)
+    rim = crop[support > mask]
+    weights = crop.astype(np.float32)
+    weights -= float(rim.mean()) if rim.size else 0.0
+    np.maximum(weights, 0.0, out=weights)
+    weights *= support
+    return weights
+
+
+def weighted_centroid(crop, mask, moments=None):
+    """
+    Return (x, y) of the intensity-weighted centroid of the spot `mask` in `crop`.
+
+    `moments` are those of spot_weights(crop, mask) when the caller has them already.
+    """
+    if moments is None:
+        moments = cv2.moments(spot_weights(crop, mask))
+    if moments['m00'] <= 0.0:
+        moments = cv2.moments(mask, binaryImage=True)
+    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
+
+
+def spot_centre(crop, mask, moments=None):
+    """
+    Return (x, y) of a round spot: its rim circle when saturated, else its weighted centroid.
+
+    `crop` is the 8-bit image around the spot with a margin of two pixels or more, `mask` the
+    spot's pixels (uint8, 0 or 1), `moments` as for weighted_centroid.
+    """
+    if int(np.count_nonzero(crop[mask > 0] >= SATURATION_LEVEL)) >= MIN_SATURATED_PX:
+        x, y, _ = _rim_points(crop, mask)
+        circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
+        if circle is not None and _plausible(circle[0], circle[1], crop.shape):
+            return circle[0], circle[1]
+    return weighted_centroid(crop, mask, moments)
+
+
+def core_centre(crop, mask):
+    """
+    Return (x, y) of the LED in a spot that may be a saturated flare smear.
+
+    The smear extends to one side of the LED only, so its centroid is not the LED: the disc is
+    located by the circle through its rim, leaving out the side where the streak leaves it.
+    """
+    saturated = ((crop >= SATURATION_LEVEL) & (mask > 0)).astype(np.uint8)
+    if int(cv2.countNonZero(saturated)) < MIN_SATURATED_PX:
+        return weighted_centroid(crop, mask)
+    blob = cv2.moments(mask, binaryImage=True)
+    rim = whole = None
+    if _elongation(blob) < ELONGATED_BLOB:
+        rim = _rim_points(crop, mask)
+        whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
+        if whole is not None:
+            if float(np.max(np.abs(whole[3]))) < ROUND_RIM_PX \
+                    and _plausible(whole[0], whole[1], crop.shape):
+                # No streak, not even a faint one: the whole rim is the disc's.
+                return whole[0], whole[1]
+    core_x, core_y, radius = _deepest_core(saturated)
+    streak_x = blob['m10'] / blob['m00'] - core_x
+    streak_y = blob['m01'] / blob['m00'] - core_y
+    length = math.hypot(streak_x, streak_y)
+    circle = None
+    if length >= STREAK_OFFSET_FRACTION * radius + STREAK_OFFSET_PX:
+        left = top = 0
+        if rim is None:
+            # Only the rim near the core is the disc's: the rest of the smear is not searched.
+            reach = int(2.0 * radius) + 4
+            left, top = max(0, int(core_x) - reach), max(0, int(core_y) - reach)
+            right, bottom = int(core_x) + reach + 1, int(core_y) + reach + 1
+            rim = _rim_points(crop[top:bottom, left:right], mask[top:bottom, left:right])
+        x, y, level = rim
+        dx, dy = x + (left - core_x), y + (top - core_y)
+        distance = np.hypot(dx, dy)
+        disc = (dx * streak_x + dy * streak_y < STREAK_CONE_COS * length * distance) \
+            & (distance < 2.0 * radius + 3.0)
+        if np.count_nonzero(disc) >= MIN_RIM_POINTS:
+            circle = _fit_circle(x[disc] + left, y[disc] + top)
+    else:
+        # A streak too faint or short to move the blob's centroid can still bulge the rim.
+        if rim is None:
+            rim = _rim_points(crop, mask)
+            whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
+        if whole is not None:
+            circle = _fit_without_bulge(*rim, whole, (core_x, core_y))
+    if circle is None or not _plausible(circle[0], circle[1], crop.shape) \
+            or math.hypot(circle[0] - core_x, circle[1] - core_y) > radius + 1.0:
+        return core_x, core_y
+    return circle[0], circle[1]
+
+
+def _elongation(moments):
+    """Return the ratio of the major to the minor axis of a blob from its binary moments."""
+    m00 = moments['m00']
+    mu20, mu02, mu11 = moments['mu20'] / m00, moments['mu02'] / m00, moments['mu11'] / m00
+    spread = math.sqrt((mu20 - mu02) ** 2 + 4.0 * mu11 ** 2)
+    minor = mu20 + mu02 - spread
+    return math.sqrt((mu20 + mu02 + spread) / minor) if minor > 1e-9 else math.inf
+
+
+def _rim_points(crop, mask):
+    """
+    Return x, y and level index of where the spot's flanks cross RIM_LEVELS, along rows and cols.
+
+    Only the mask grown by two pixels is searched, so a neighbour in the crop adds no crossing.
+    Linear interpolation errs by a fraction of a pixel that depends on where the grid cuts the
+    flank; that error varies around the rim and across levels, and mostly averages out.
+    """
+    support = cv2.dilate(mask, _RIM_KERNEL)
+    background = cv2.mean(crop, support - mask)[0]
+    top = cv2.minMaxLoc(crop, mask)[1]
+    levels = background + _LEVELS * (top - background)
+    # Explicitly float32: NumPy 1.x would promote uint8 with a float32 scalar to float16.
+    image = np.where(support > 0, crop.astype(np.float32), np.float32(background))
+    # One column and row more, repeating the last, so that in the flat image the neighbour to
+    # the right of pixel k is k + 1 and the one below k + width + 1, with no crossing between
+    # the copies.
+    image = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
+    height, width = crop.shape
+    flat = image.ravel()
+    size = height * (width + 1)
+    first = flat[:size] >= levels[:, None]
+    second = np.stack([flat[1:size + 1], flat[width + 1:size + width + 1]])
+    second = second >= levels[:, None, None]
+    cross = first[:, None, :] != second
+    cross &= _pair_starts(height, width)
+    level, down, start = np.nonzero(cross)
+    low = flat[start]
+    step = (levels[level] - low) / (flat[start + np.where(down, width + 1, 1)] - low)
+    row, col = np.divmod(start, width + 1)
+    return col + step * (1 - down), row + step * down, level
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_starts(height, width):
+    """Return which flat indices of the image with the extra column start a pair in the image."""
+    # Pairs that start in the extra column would wrap around to the next row.
+    return np.arange(height * (width + 1)) % (width + 1) < width
+
+
+def _fit_circle(x, y, level=None):
+    """
+    Return (x, y, radii, residuals) of the circle fitted to rim points, or None.
+
+    Algebraic fit of x^2 + y^2 + D x + E y + F = 0; about the points' mean the normal equations
+    for D and E are 2x2. One radius for all levels finds the centre better than one per level
+    (measured on rendered spots): the levels' interpolation errors are alike and cancel better.
+    `radii` has the mean distance of each level's points from the centre and `residuals` each
+    point's distance outside its level's circle; both None without `level`.
+    """
+    mean_x, mean_y = float(x.sum()) / x.size, float(y.sum()) / y.size
+    uvz = np.empty((3, x.size))
+    np.subtract(x, mean_x, out=uvz[0])
+    np.subtract(y, mean_y, out=uvz[1])
+    np.add(uvz[0] * uvz[0], uvz[1] * uvz[1], out=uvz[2])
+    (suu, svu), (suv, svv), (suz, svz) = (uvz @ uvz[:2].T).tolist()
+    det = suu * svv - suv * suv
+    if not det > 1e-9 * (suu + svv) ** 2:
+        return None
+    cx = 0.5 * (svv * suz - suv * svz) / det
+    cy = 0.5 * (suu * svz - suv * suz) / det
+    radii = residuals = None
+    if level is not None:
+        distance = np.hypot(uvz[0] - cx, uvz[1] - cy)
+        count = np.maximum(np.bincount(level, minlength=_LEVELS.size), 1)
+        radii = np.bincount(level, distance, _LEVELS.size) / count
+        residuals = distance - radii[level]
+    return mean_x + cx, mean_y + cy, radii, residuals
+
+
+def _fit_without_bulge(x, y, level, whole, core):
+    """
+    Fit a circle to the rim without the side that bulges out.
+
+    A faint streak below threshold still lifts the flank on its side and pushes the rim out
+    there. `whole` is the fit to all the rim (_fit_circle with levels). A small bulge barely
+    moves that fit and its residuals show where it is; a large one drags the fit towards it,
+    and distances from the `core` of the saturated region show it better. The circle is fitted
+    to the rest. How far the left-out side then lies outside it decides between this fit and
+    `whole`, smoothly so that a marginal bulge does not make the position jump between frames.
+    """
+    residual = whole[3]
+    if float(residual.max()) < LARGE_BULGE_PX:
+        dx, dy = x - whole[0], y - whole[1]
+        distance = np.hypot(dx, dy)
+    else:
+        dx, dy = x - core[0], y - core[1]
+        distance = np.hypot(dx, dy)
+        residual = distance - np.median(distance)
+    # The outward residuals pull towards the bulge.
+    weight = np.maximum(residual, 0.0) ** 2 / np.maximum(distance, 1e-9)
+    pull_x, pull_y = float(weight @ dx), float(weight @ dy)
+    norm = math.hypot(pull_x, pull_y)
+    bulge = dx * pull_x + dy * pull_y >= STREAK_CONE_COS * norm * distance
+    count = int(np.count_nonzero(bulge))
+    if norm < 1e-12 or count < 3 or x.size - count < MIN_RIM_POINTS:
+        return whole
+    rest = ~bulge
+    circle = _fit_circle(x[rest], y[rest], level[rest])
+    if circle is None:
+        return whole
+    out = float(np.mean(np.hypot(x[bulge] - circle[0], y[bulge] - circle[1])
+                        - circle[2][level[bulge]]))
+    share = min(max((out - BULGE_PX[0]) / (BULGE_PX[1] - BULGE_PX[0]), 0.0), 1.0)
+    return (share * circle[0] + (1.0 - share) * whole[0],
+            share * circle[1] + (1.0 - share) * whole[1])
+
+
+def _deepest_core(saturated):
+    """Return (x, y, radius) of the deepest part of the saturated region (distance transform)."""
+    padded = cv2.copyMakeBorder(saturated, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    radius = float(depth.max())
+    weights = depth - CORE_DEPTH_FRACTION * radius
+    np.maximum(weights, 0.0, out=weights)
+    moments = cv2.moments(weights)
+    return moments['m10'] / moments['m00'], moments['m01'] / moments['m00'], radius
+
+
+def _plausible(x, y, shape):
+    return math.isfinite(x) and math.isfinite(y) and 0.0 <= x <= shape[1] - 1 \
+        and 0.0 <= y <= shape[0] - 1
