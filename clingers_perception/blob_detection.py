@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import math
 
 from clingers_perception.image_decoding import to_8bit
-from clingers_perception.spot_centre import core_centre, spot_centre, spot_weights
+from clingers_perception.spot_centre import (core_centre, is_saturated, rim_centre, spot_weights,
+                                             weighted_centroid)
 import cv2
 import numpy as np
 
@@ -190,14 +191,16 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         crop = roi[y0:y1, x0:x1]
         elongation = _elongation(mask)
         # The brightness above the local background places an unsaturated LED and judges its
-        # shape; a smear's core is found another way.
-        spot = None if band.locate_core else cv2.moments(spot_weights(crop, mask))
-        if shape_filters and not _passes_shape_filters(contour, crop, mask, area, band, spot):
+        # shape; a saturated spot is placed by its rim, and a smear's core another way.
+        saturated = not band.locate_core and is_saturated(crop, mask)
+        spot = None if band.locate_core or saturated else cv2.moments(spot_weights(crop, mask))
+        if shape_filters and not _passes_shape_filters(contour, area, elongation, band, spot):
             continue
         if band.locate_core:
             x, y = core_centre(crop, mask)
         else:
-            x, y = spot_centre(crop, mask, spot)
+            centre = rim_centre(crop, mask) if saturated else None
+            x, y = centre if centre is not None else weighted_centroid(crop, mask, spot)
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
@@ -253,16 +256,17 @@ def _moment_elongation(moments):
     return math.sqrt(major / minor) if minor > 1e-9 else math.inf
 
 
-def _passes_shape_filters(contour, crop, mask, area, band, spot=None):
+def _passes_shape_filters(contour, area, elongation, band, spot):
     if area < MIN_SHAPE_AREA_PX:
         # A spot of a few pixels has no measurable shape: a far LED binarises to 2-5 pixels.
         return True
     if band.min_inertia_ratio > 0.0:
-        # The spread of the brightness, not of the binarised pixels: which flank pixels noise
-        # lifts over the threshold makes a small round spot's mask look elongated.
-        if spot is None:
-            spot = cv2.moments(spot_weights(crop, mask))
-        elongation = _moment_elongation(spot) if spot['m00'] > 0.0 else _elongation(mask)
+        # The spread of the brightness (`spot`, its moments), not of the binarised pixels:
+        # which flank pixels noise lifts over the threshold makes a small round spot's mask
+        # look elongated. A saturated spot's steep flanks make its mask's `elongation`
+        # reliable (no `spot`).
+        if spot is not None and spot['m00'] > 0.0:
+            elongation = _moment_elongation(spot)
         if 1.0 / elongation ** 2 < band.min_inertia_ratio:
             return False
     if area < MIN_OUTLINE_AREA_PX:

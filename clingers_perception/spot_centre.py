@@ -89,19 +89,24 @@ def weighted_centroid(crop, mask, moments=None):
     return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
 
 
-def spot_centre(crop, mask, moments=None):
+def is_saturated(crop, mask):
+    """Return True when the spot `mask` has enough clipped pixels for its rim circle."""
+    return int(np.count_nonzero(crop[mask > 0] >= SATURATION_LEVEL)) >= MIN_SATURATED_PX
+
+
+def rim_centre(crop, mask):
     """
-    Return (x, y) of a round spot: its rim circle when saturated, else its weighted centroid.
+    Return (x, y) of the circle through the rim of a saturated round spot, or None.
 
     `crop` is the 8-bit image around the spot with a margin of two pixels or more, `mask` the
-    spot's pixels (uint8, 0 or 1), `moments` as for weighted_centroid.
+    spot's pixels (uint8, 0 or 1). None when the rim has too few points for a circle or the
+    circle's centre falls outside the crop.
     """
-    if int(np.count_nonzero(crop[mask > 0] >= SATURATION_LEVEL)) >= MIN_SATURATED_PX:
-        x, y, _ = _rim_points(crop, mask)
-        circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
-        if circle is not None and _plausible(circle[0], circle[1], crop.shape):
-            return circle[0], circle[1]
-    return weighted_centroid(crop, mask, moments)
+    x, y, _ = _rim_points(crop, mask)
+    circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
+    if circle is not None and _plausible(circle[0], circle[1], crop.shape):
+        return circle[0], circle[1]
+    return None
 
 
 def core_centre(crop, mask):
@@ -187,16 +192,26 @@ def _rim_points(crop, mask):
     height, width = crop.shape
     flat = image.ravel()
     size = height * (width + 1)
-    first = flat[:size] >= levels[:, None]
-    second = np.stack([flat[1:size + 1], flat[width + 1:size + width + 1]])
-    second = second >= levels[:, None, None]
-    cross = first[:, None, :] != second
-    cross &= _pair_starts(height, width)
-    level, down, start = np.nonzero(cross)
-    low = flat[start]
-    step = (levels[level] - low) / (flat[start + np.where(down, width + 1, 1)] - low)
+    here = flat[:size]
+    after = flat[_pair_ends(height, width)]
+    # Only pairs spanning part of the levels' range can cross one: the flanks, a small share
+    # of the crop. They are found in one pass, and the levels compared on them alone.
+    spans = (np.maximum(here, after) >= levels[0]) & (np.minimum(here, after) < levels[-1])
+    spans &= _pair_starts(height, width)
+    down, start = np.divmod(np.flatnonzero(spans), size)
+    low, high = here[start], after[down, start]
+    pair, level = np.nonzero((low[:, None] >= levels) != (high[:, None] >= levels))
+    down, start, low = down[pair], start[pair], low[pair]
+    step = (levels[level] - low) / (high[pair] - low)
     row, col = np.divmod(start, width + 1)
     return col + step * (1 - down), row + step * down, level
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_ends(height, width):
+    """Return the flat indices of each pixel's right (row 0) and lower (row 1) neighbours."""
+    start = np.arange(height * (width + 1))
+    return np.stack([start + 1, start + width + 1])
 
 
 @functools.lru_cache(maxsize=64)
