@@ -128,7 +128,16 @@ def band_range_m(bands, band):
 
 
 def scaled_for_camera(bands, focal_length_px):
-    """Return `bands` with their area limits scaled from REFERENCE_FOCAL_PX to this camera."""
+    """
+    Return `bands` fitted to a camera of this focal length from one of REFERENCE_FOCAL_PX.
+
+    Area limits scale with the square of the focal length. A shorter focal length also puts a
+    far LED on fewer pixels, whose centroid is less certain: the centroid-noise prior (what an
+    acquisition is judged by before any residual has been measured) grows in proportion. It
+    is not reduced for a longer one.
+    """
     scale = (focal_length_px / REFERENCE_FOCAL_PX) ** 2
+    noise_scale = max(1.0, REFERENCE_FOCAL_PX / focal_length_px)
     return tuple(replace(b, min_area_px=max(MIN_SCALED_AREA_PX, b.min_area_px * scale),
-                         max_area_px=b.max_area_px * scale) for b in bands)
+                         max_area_px=b.max_area_px * scale,
+                         centroid_noise_px=b.centroid_noise_px * noise_scale) for b in bands)

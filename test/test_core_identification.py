@@ -14,13 +14,16 @@
 
 """Tests of LED identification on rendered frames: the right assignment or none, never wrong."""
 
-from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
+from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
+                                                     FACING_ROTATION, led_points_in_camera)
 from clingers_perception.blob_detection import BlobDetector
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
-from clingers_perception.ir_scene import Distractor, random_distractors
+from clingers_perception.ir_scene import (default_sim_camera, Distractor, IrSceneRenderer,
+                                          random_distractors)
 from clingers_perception.led_target import LedTarget
 from clingers_perception.pose_estimation import PoseEstimate
-from clingers_perception.range_bands import band_range_m, DEFAULT_BANDS, select_band
+from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled_for_camera,
+                                             select_band)
 from clingers_perception.transforms import rotation_matrix, rotation_vector
 import numpy as np
 
@@ -238,6 +241,36 @@ def test_the_band_range_prunes_hypotheses_not_acquisitions(sim_camera, led_targe
     assert _tally(outcomes['band'])['wrong'] == 0
     assert _tally(outcomes['band'])['right'] >= _tally(outcomes['all'])['right'] >= 27
     assert hypotheses['band'] < 0.5 * hypotheses['all'], hypotheses
+
+
+def test_a_short_focal_length_acquires_with_its_own_noise_prior(led_target):
+    """
+    640x480 (f 350 px) from 3 m in, among 10 distractors: acquired with the scaled prior.
+
+    A far LED there covers a pixel or two and its centroid is good to ~0.1 px; judged by the
+    0.05 px prior of a 700 px camera, right fits looked unlikely and were refused.
+    """
+    camera = default_sim_camera(640, 480)
+    renderer = IrSceneRenderer(camera)
+    rng = np.random.default_rng(1000)
+    identifier = LedIdentifier(led_target)
+    outcomes = {'reference': [], 'scaled': []}
+    scaled = scaled_for_camera(DEFAULT_BANDS, camera.focal_length_px)
+    poses = list(approach_poses(ApproachSpec(start_range_m=3.0, frames=60, seed=10)))[:12]
+    for rotation, translation in poses:
+        points = led_points_in_camera(led_target, rotation, translation)
+        spots = random_distractors(rng, camera, 10, avoid_px=camera.project(points))
+        frame = renderer.render(points, distractors=spots, rng=rng)
+        blobs = DETECTOR.detect(frame.image, scaled[0])
+        for key, noise_px in (('reference', DEFAULT_BANDS[0].centroid_noise_px),
+                              ('scaled', scaled[0].centroid_noise_px)):
+            identification = identifier.acquire(camera, blobs, scaled[0], noise_px,
+                                                band_range_m(scaled, scaled[0]))
+            outcomes[key].append(_judge(identification, blobs, frame))
+    assert scaled[0].centroid_noise_px == 2.0 * DEFAULT_BANDS[0].centroid_noise_px
+    assert _tally(outcomes['scaled'])['wrong'] == 0
+    assert _tally(outcomes['scaled'])['right'] >= 10
+    assert _tally(outcomes['reference'])['right'] < _tally(outcomes['scaled'])['right']
 
 
 def test_match_predicted_follows_the_prediction(sim_camera, led_target, ir_renderer):
