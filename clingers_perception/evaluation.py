@@ -158,6 +158,8 @@ SCENARIOS = (
     Scenario('noise_3', 'read noise 3 DN (default 1.5)', noise_sigma_dn=3.0, seed=8),
     Scenario('noise_6', 'read noise 6 DN (default 1.5)', noise_sigma_dn=6.0, seed=9),
     Scenario('vga', '640x480 camera', width=640, height=480, seed=10),
+    Scenario('vga_distractors_10', '640x480 camera with 10 distractor spots per frame',
+             width=640, height=480, distractors=10, seed=13),
     Scenario('coplanar', 'coplanar layout (4 LEDs on the face)',
              led_positions=COPLANAR_LED_POSITIONS, seed=11),
     Scenario('coplanar_distractors_3', 'coplanar layout with 3 distractor spots per frame',
