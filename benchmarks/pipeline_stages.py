@@ -42,6 +42,7 @@ import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
+from clingers_perception.heap_tuning import keep_frame_buffers_in_heap
 from clingers_perception.identification import IdentificationLimits
 from clingers_perception.ir_scene import (default_sim_camera, IrSceneRenderer,
                                           random_distractors)
@@ -245,7 +246,12 @@ def main(argv=None):
                         help='cv2.setNumThreads (default: leave OpenCV as the node does)')
     parser.add_argument('--out', default='results',
                         help='directory for the CSV files')
+    parser.add_argument('--no-heap-tuning', action='store_true',
+                        help="leave glibc's malloc as it is (perception_node tunes it)")
     args = parser.parse_args(argv)
+    # As perception_node does at start: without it, every frame-sized buffer is a fresh mmap
+    # (the seed's 24 thresholded frames more than ours), and its cost varied 3x between runs.
+    heap_tuned = not args.no_heap_tuning and keep_frame_buffers_in_heap()
     if args.cv_threads is not None:
         cv2.setNumThreads(args.cv_threads)
     target = LedTarget.from_flat(DEFAULT_LED_POSITIONS)
@@ -271,7 +277,8 @@ def main(argv=None):
           f'{platform.python_version()}, OpenCV {cv2.__version__}, NumPy {np.__version__}, '
           f'cv2 threads {cv2.getNumThreads()}')
     print(f'Settings: detector_backend {args.backend}, max_candidates {args.max_candidates}, '
-          f'max_hypotheses {args.max_hypotheses}, window_margin_px {args.window_margin_px:g}')
+          f'max_hypotheses {args.max_hypotheses}, window_margin_px {args.window_margin_px:g}, '
+          f'heap tuned as in perception_node: {"yes" if heap_tuned else "no"}')
     print(f'Load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/'
           f'{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/'
           f'{load_after[2]:.2f}; run took {elapsed:.0f} s')

@@ -14,8 +14,7 @@
 
 """perception_node: IR frames in; target pose, range and detection quality out."""
 
-import ctypes
-
+from clingers_perception.heap_tuning import keep_frame_buffers_in_heap
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.quality import ERROR, QualityReport
@@ -32,9 +31,6 @@ from sensor_msgs.msg import CameraInfo, Image, Range
 from visualization_msgs.msg import MarkerArray
 
 
-# mallopt parameters of glibc's malloc.h.
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 # Results are small and each one matters to guidance: reliable, a short queue.
 RESULT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -114,23 +110,6 @@ class PerceptionNode(Node):
                                     self._config.settings.max_image_bytes)
             if annotated is not None:
                 self._debug_pub.publish(annotated)
-
-
-def keep_frame_buffers_in_heap():
-    """
-    Ask glibc to serve frame-sized allocations from its heap instead of fresh mmaps.
-
-    rclpy copies every image into a new buffer of megabytes; above glibc's default threshold
-    each copy is a fresh mapping whose pages fault in one by one, which measured 2 ms per
-    1280x1024 frame. Elsewhere than glibc this does nothing.
-    """
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, 64 << 20)) and \
-        bool(mallopt(_M_TRIM_THRESHOLD, 128 << 20))
 
 
 def main(args=None):
