@@ -58,13 +58,13 @@ _BAND_DESCRIPTIONS = {
     'threshold_min': 'lowest binarisation threshold (8-bit DN); the threshold back-end uses it',
     'threshold_max': 'highest SimpleBlobDetector threshold (8-bit DN)',
     'threshold_step': 'SimpleBlobDetector threshold step (8-bit DN)',
-    'min_area_px': 'smallest blob area accepted (pixels)',
-    'max_area_px': 'largest blob area accepted (pixels)',
+    'min_area_px': 'smallest blob area accepted (px at a 700 px focal length; scaled by f^2)',
+    'max_area_px': 'largest blob area accepted (px at a 700 px focal length; scaled by f^2)',
     'min_circularity': 'smallest 4*pi*area/perimeter^2 accepted; 0 turns the filter off',
     'min_inertia_ratio': 'smallest minor/major inertia ratio accepted; 0 turns the filter off',
     'min_convexity': 'smallest area/convex-hull-area accepted; 0 turns the filter off',
     'locate_core': 'place the LED at the core of a saturated smear instead of its centroid',
-    'centroid_noise_px': 'prior LED centroid noise (px); the node refines it from residuals',
+    'centroid_noise_px': 'prior centroid noise (px at f 700 px, more below); refined by residuals',
     'max_reprojection_rms_px': 'largest reprojection RMS (px) of an accepted pose',
 }
 _BAND_RANGES = {
