@@ -21,6 +21,8 @@ import numpy as np
 
 # Distortion models of sensor_msgs/distortion_models.hpp that OpenCV evaluates exactly.
 SUPPORTED_DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial')
+# A 10 m lens on 10 um pixels: anything longer is a corrupt calibration.
+MAX_FOCAL_LENGTH_PX = 1e6
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
 
 
@@ -69,6 +71,10 @@ class CameraModel:
         if fx <= 0.0 or fy <= 0.0 or matrix[2, 2] != 1.0 or matrix[1, 0] != 0.0 \
                 or matrix[2, 0] != 0.0 or matrix[2, 1] != 0.0:
             raise CameraModelError(f'camera_info {source} is not a pinhole camera matrix')
+        if max(fx, fy) > MAX_FOCAL_LENGTH_PX:
+            raise CameraModelError(
+                f'focal length {max(fx, fy):.3g} px is beyond any camera (at most '
+                f'{MAX_FOCAL_LENGTH_PX:.0e} px)')
         if not (-width < cx < 2 * width and -height < cy < 2 * height):
             raise CameraModelError(
                 f'principal point ({cx:.1f}, {cy:.1f}) is far outside the {width}x{height} image')

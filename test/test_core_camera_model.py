@@ -196,6 +196,7 @@ def test_properties_and_size_check():
     ({'k': [-500.0] + K[1:]}, 'not a pinhole camera matrix'),
     ({'k': K[:8] + [0.0]}, 'not a pinhole camera matrix'),
     ({'k': K[:2] + [5000.0] + K[3:]}, 'principal point'),
+    ({'k': [1e200] + K[1:4] + [1e200] + K[5:]}, 'beyond any camera'),
 ])
 def test_bad_calibrations_are_refused_with_the_reason(kwargs, words):
     """Every unusable CameraInfo is refused with a message naming the problem."""
