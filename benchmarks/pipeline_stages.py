@@ -113,6 +113,11 @@ def render_approach(camera, target, frames, distractors, seed):
 
 def run_frame(pipeline, seed, msg, camera):
     """Process one message with our pipeline then the seed; return (ours, seed) rows."""
+    return run_ours(pipeline, msg, camera), run_seed(seed, msg) if seed is not None else None
+
+
+def run_ours(pipeline, msg, camera):
+    """Process one message with our pipeline and build the messages; return its row."""
     start = time.perf_counter()
     raw = raw_image(msg)
     stamp = stamp_seconds(msg.header.stamp)
@@ -136,17 +141,18 @@ def run_frame(pipeline, seed, msg, camera):
     ours['total'] = msg_in + result.quality.processing_ms + msg_out
     ours['pose'] = result.timings_ms.get('pose', 0.0)
     ours['has_pose'] = result.pose is not None
-    row_seed = None
-    if seed is not None:
-        image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
-        cpu_start = time.process_time()
-        outcome = seed.process(image)
-        cpu_ms = 1000.0 * (time.process_time() - cpu_start)
-        detect_ms = seed._detector.last_ms
-        row_seed = {'detect': detect_ms, 'rest': outcome.processing_ms - detect_ms,
-                    'total': outcome.processing_ms, 'cpu': cpu_ms,
-                    'has_pose': outcome.pose is not None}
-    return ours, row_seed
+    return ours
+
+
+def run_seed(seed, msg):
+    """Process one message with the seed; return its row."""
+    image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
+    cpu_start = time.process_time()
+    outcome = seed.process(image)
+    cpu_ms = 1000.0 * (time.process_time() - cpu_start)
+    detect_ms = seed._detector.last_ms
+    return {'detect': detect_ms, 'rest': outcome.processing_ms - detect_ms,
+            'total': outcome.processing_ms, 'cpu': cpu_ms, 'has_pose': outcome.pose is not None}
 
 
 def make_seed(target, camera):
@@ -193,7 +199,13 @@ def bench_acquisition(camera, target, frames, distractors, args):
 
 
 def bench_tracking(camera, target, frames, args):
-    """Return (ours rows, seed rows) of the frames that started in TRACKING."""
+    """
+    Return (ours rows, seed rows) of the frames that started in TRACKING.
+
+    Interleaved (default), the seed processes each frame right after ours; with
+    args.separate, ours runs over a whole approach and then the seed over the same frames, as
+    each would in a process of its own, without the other's memory traffic in between.
+    """
     settings = pipeline_settings(args)
     ours_rows, seed_rows = [], []
     for approach in range(args.approaches):
@@ -202,14 +214,20 @@ def bench_tracking(camera, target, frames, args):
         warm_up(target, settings, camera, seed, rendered)
         pipeline = LedPosePipeline(target, settings)
         pipeline.set_camera(camera)
-        for index, (image, range_m) in enumerate(rendered):
+        messages = [image_message(image, 100.0 + index / 30.0)
+                    for index, (image, _) in enumerate(rendered)]
+        tracked = []
+        for index, msg in enumerate(messages):
             tracking = pipeline.tracker.state == 'TRACKING'
-            ours, row_seed = run_frame(pipeline, seed,
-                                       image_message(image, 100.0 + index / 30.0), camera)
+            ours, row_seed = run_frame(pipeline, None if args.separate else seed, msg, camera)
             if tracking:
-                ours['range_m'] = row_seed['range_m'] = range_m
+                ours['range_m'] = rendered[index][1]
                 ours_rows.append(ours)
-                seed_rows.append(row_seed)
+                tracked.append((index, row_seed))
+        for index, row_seed in tracked:
+            row_seed = row_seed or run_seed(seed, messages[index])
+            row_seed['range_m'] = rendered[index][1]
+            seed_rows.append(row_seed)
     return ours_rows, seed_rows
 
 
@@ -246,6 +264,9 @@ def main(argv=None):
                         help='cv2.setNumThreads (default: leave OpenCV as the node does)')
     parser.add_argument('--out', default='results',
                         help='directory for the CSV files')
+    parser.add_argument('--separate', action='store_true',
+                        help='tracking: time ours over each approach, then the seed over the '
+                        'same frames (default: the seed right after ours on each frame)')
     parser.add_argument('--no-heap-tuning', action='store_true',
                         help="leave glibc's malloc as it is (perception_node tunes it)")
     args = parser.parse_args(argv)
@@ -278,7 +299,8 @@ def main(argv=None):
           f'cv2 threads {cv2.getNumThreads()}')
     print(f'Settings: detector_backend {args.backend}, max_candidates {args.max_candidates}, '
           f'max_hypotheses {args.max_hypotheses}, window_margin_px {args.window_margin_px:g}, '
-          f'heap tuned as in perception_node: {"yes" if heap_tuned else "no"}')
+          f'heap tuned as in perception_node: {"yes" if heap_tuned else "no"}, tracking '
+          f'{"in separate passes" if args.separate else "interleaved with the seed"}')
     print(f'Load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/'
           f'{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/'
           f'{load_after[2]:.2f}; run took {elapsed:.0f} s')
