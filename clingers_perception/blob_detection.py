@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import math
 
 from clingers_perception.image_decoding import to_8bit
-from clingers_perception.spot_centre import (core_centre, is_saturated, rim_centre, spot_weights,
-                                             weighted_centroid)
+from clingers_perception.spot_centre import (core_centre, is_saturated, rim_centre,
+                                             SATURATION_LEVEL, spot_weights, weighted_centroid)
 import cv2
 import numpy as np
 
@@ -192,7 +192,9 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         elongation = _elongation(mask)
         # The brightness above the local background places an unsaturated LED and judges its
         # shape; a saturated spot is placed by its rim, and a smear's core another way.
-        saturated = not band.locate_core and is_saturated(crop, mask)
+        peak = int(cv2.minMaxLoc(crop, mask)[1])
+        saturated = not band.locate_core and peak >= SATURATION_LEVEL \
+            and is_saturated(crop, mask)
         spot = None if band.locate_core or saturated else cv2.moments(spot_weights(crop, mask))
         if shape_filters and not _passes_shape_filters(contour, area, elongation, band, spot):
             continue
@@ -204,7 +206,7 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
-            peak=int(cv2.minMaxLoc(crop, mask)[1]), elongation=elongation,
+            peak=peak, elongation=elongation,
             bbox=(window.x0 + left, window.y0 + top, w, h),
             clipped=touches_roi and inside_image))
     return blobs

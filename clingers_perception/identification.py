@@ -113,6 +113,7 @@ class LedIdentifier:
         limit = np.radians(limits.max_view_angle_deg) + np.arccos(np.clip(normal[2], -1, 1))
         self._min_facing = np.cos(limit) if limit < np.pi / 2 else -np.inf
         self._permutations = {}
+        self._min_view_cosine = np.cos(np.radians(limits.max_view_angle_deg))
 
     def match_predicted(self, camera, blobs, predicted_px, gate_px, band, prior):
         """Match blobs to LEDs predicted at `predicted_px` (Nx2); verify the pose."""
@@ -238,7 +239,7 @@ class LedIdentifier:
         limits = self.limits
         return (np.all(np.isfinite(pose.tvec))
                 and limits.min_range_m <= pose.range_m <= limits.max_range_m
-                and facing_cosine(pose) >= np.cos(np.radians(limits.max_view_angle_deg)))
+                and facing_cosine(pose) >= self._min_view_cosine)
 
     def _ranked_triples(self, camera, centres, range_m):
         """Rank ordered candidate triples for the base triangle; return the best few."""

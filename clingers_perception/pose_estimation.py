@@ -15,6 +15,7 @@
 """Pose of the LED target from matched LED pixels: PnP, refinement, ambiguity and covariance."""
 
 from dataclasses import dataclass
+import functools
 import itertools
 import math
 
@@ -38,9 +39,9 @@ class PoseEstimate:
     rms_px: float
     residuals_px: np.ndarray
 
-    @property
+    @functools.cached_property
     def rotation(self):
-        """Return the 3x3 rotation matrix."""
+        """Return the 3x3 rotation matrix (computed once: the checks and the covariance ask)."""
         return rotation_matrix(self.rvec)
 
     @property
@@ -178,5 +179,4 @@ def pose_covariance(camera, object_points, estimate, centroid_noise_px):
 
 def facing_cosine(estimate):
     """Return the cosine between the target's +z axis and the direction to the camera."""
-    to_camera = -estimate.tvec / np.linalg.norm(estimate.tvec)
-    return float(estimate.rotation[:, 2] @ to_camera)
+    return -float(estimate.rotation[:, 2] @ estimate.tvec) / estimate.range_m
