@@ -41,7 +41,6 @@ import csv
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,8 +49,10 @@ import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
+from clingers_perception.demo import stop_processes
 from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
+from clingers_perception.ros_conversions import camera_info_message
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
@@ -109,16 +110,8 @@ def run_camera(args):
         msg.step = width
         msg.data = frame.tobytes()
         images.append(msg)
-    info = CameraInfo()
+    info = camera_info_message(camera)
     info.header.frame_id = 'camera_optical'
-    info.width, info.height = width, height
-    info.distortion_model = 'plumb_bob'
-    info.d = [float(v) for v in np.ravel(camera.distortion)][:5]
-    info.k = [float(v) for v in np.ravel(camera.camera_matrix)]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    p = np.zeros((3, 4))
-    p[:, :3] = camera.camera_matrix
-    info.p = [float(v) for v in p.ravel()]
 
     rclpy.init()
     node = rclpy.create_node('e2e_camera', namespace=NAMESPACE)
@@ -274,12 +267,7 @@ def run_cell(size, rate, with_profile, args, log_dir):
                                stderr=subprocess.STDOUT, check=False,
                                timeout=args.duration + args.warmup + 120)
         finally:
-            node.send_signal(signal.SIGINT)
-            try:
-                node.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait()
+            stop_processes({'perception_node': node})
     try:
         with open(result_path) as handle:
             return json.load(handle)

@@ -46,11 +46,12 @@ import math
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
+
+from clingers_perception.demo import stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / 'config' / 'fastdds.xml'
@@ -128,6 +129,7 @@ def run_publisher(options):
 
     With options.duration_s the camera also stops after that many seconds.
     """
+    from clingers_perception.ros_conversions import camera_info_message
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
     from rclpy.time import Time
@@ -145,12 +147,8 @@ def run_publisher(options):
         msg.header.frame_id = 'camera_optical_frame'
         msg.data = pixels.tobytes()
         images.append(msg)
-    info = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
+    info = camera_info_message(camera)
     info.header.frame_id = 'camera_optical_frame'
-    info.d = [float(v) for v in camera.distortion]
-    info.k = [float(v) for v in camera.camera_matrix.reshape(-1)]
-    info.p = [float(v) for v in camera.camera_matrix[0]] + [0.0] + \
-        [float(v) for v in camera.camera_matrix[1]] + [0.0] + [0.0, 0.0, 1.0, 0.0]
     deadline = time.monotonic() + 30.0
     while image_pub.get_subscription_count() == 0 or info_pub.get_subscription_count() == 0:
         if time.monotonic() > deadline:
@@ -457,12 +455,7 @@ def run_main(options):
         timeline.append((round(time.monotonic() - start, 1), published,
                          monitor.frames_received(), monitor.qualities, monitor.poses, rss_end))
     finally:
-        node.send_signal(signal.SIGINT)
-        try:
-            node.wait(timeout=10.0)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
+        stop_processes({'perception_node': node})
         monitor.close()
 
     with monitor.lock:

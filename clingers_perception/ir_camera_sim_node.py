@@ -33,6 +33,7 @@ from clingers_perception.ir_scene import (default_sim_camera, IrSceneConfig, IrS
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget, LedTargetError
 from clingers_perception.parameters import ParameterSpec
+from clingers_perception.ros_conversions import camera_info_message
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.transforms import quaternion_from_matrix
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -181,7 +182,7 @@ class IrCameraSimNode(Node):
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         if self._closed_loop:
             self.create_subscription(TwistStamped, 'cmd_vel', self._on_cmd_vel, 10)
-        self._info = _camera_info(self._setup.camera)
+        self._info = camera_info_message(self._setup.camera)
         self.create_timer(self._period_s, self._on_frame)
         camera = self._setup.camera
         self.get_logger().info(
@@ -261,18 +262,6 @@ class IrCameraSimNode(Node):
     def true_pose(self):
         """Return the current (R, t) of the target in the camera optical frame."""
         return self._rotation, self._translation
-
-
-def _camera_info(camera):
-    msg = CameraInfo()
-    msg.width, msg.height = camera.width, camera.height
-    msg.distortion_model = 'plumb_bob'
-    msg.d = [float(v) for v in camera.distortion]
-    msg.k = [float(v) for v in camera.camera_matrix.reshape(9)]
-    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    # The rectified image would keep K: P = [K | 0].
-    msg.p = [float(v) for v in np.hstack([camera.camera_matrix, np.zeros((3, 1))]).reshape(12)]
-    return msg
 
 
 def _image_message(header, pixels):

@@ -18,8 +18,9 @@ from clingers_perception.image_decoding import RawImage
 from clingers_perception.transforms import quaternion_from_matrix
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseWithCovarianceStamped
+import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from sensor_msgs.msg import Range
+from sensor_msgs.msg import CameraInfo, Range
 
 
 _LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
@@ -29,6 +30,25 @@ def raw_image(msg):
     """Return the RawImage view of a sensor_msgs/Image, without copying its data."""
     return RawImage(msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian),
                     msg.data)
+
+
+def camera_info_message(camera, header=None):
+    """
+    Return the CameraInfo of a CameraModel, as a driver of the raw image would send it.
+
+    K and D (plumb_bob for 5 coefficients, rational_polynomial for 8), R = I, and P = [K | 0]:
+    the rectified image would keep K.
+    """
+    msg = CameraInfo()
+    if header is not None:
+        msg.header = header
+    msg.width, msg.height = camera.width, camera.height
+    msg.distortion_model = 'plumb_bob' if camera.distortion.size <= 5 else 'rational_polynomial'
+    msg.d = [float(v) for v in camera.distortion]
+    msg.k = [float(v) for v in camera.camera_matrix.reshape(9)]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [float(v) for v in np.hstack([camera.camera_matrix, np.zeros((3, 1))]).reshape(12)]
+    return msg
 
 
 def stamp_seconds(stamp):

@@ -38,6 +38,7 @@ from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.perception_node import PerceptionNode
+from clingers_perception.ros_conversions import camera_info_message
 from clingers_perception.transforms import (matrix_from_quaternion, rotation_angle_between,
                                             rotation_matrix)
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -109,22 +110,6 @@ class Output:
     def describe(self):
         """Return a one-line summary for assertion messages."""
         return f'{self.level} [{self.values.get("state")}] {self.status.message!r}'
-
-
-def camera_info_message(camera, header=None):
-    """Return the CameraInfo (plumb_bob K, D and P) of a CameraModel."""
-    msg = CameraInfo()
-    if header is not None:
-        msg.header = header
-    msg.width, msg.height = camera.width, camera.height
-    msg.distortion_model = 'plumb_bob'
-    msg.d = [float(v) for v in camera.distortion]
-    msg.k = [float(v) for v in camera.camera_matrix.reshape(-1)]
-    projection = np.zeros((3, 4))
-    projection[:, :3] = camera.camera_matrix
-    msg.p = [float(v) for v in projection.reshape(-1)]
-    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    return msg
 
 
 def image_message(pixels=None, encoding=None, width=None, height=None, step=None, data=None,

@@ -32,13 +32,14 @@ from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.quality import ERROR, LEVEL_NAMES
+from clingers_perception.ros_conversions import camera_info_message
 from clingers_perception.transforms import rotation_matrix
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
-from test_bad_input import camera_info_message, image_message, NodeRig
+from test_bad_input import image_message, NodeRig
 
 TARGET = LedTarget.from_flat(DEFAULT_LED_POSITIONS)
 CAMERA = default_sim_camera(640, 480)

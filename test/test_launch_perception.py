@@ -44,6 +44,7 @@ from clingers_perception.approach_trajectory import (  # noqa: I100
     approach_poses, ApproachSpec, led_points_in_camera)
 from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
+from clingers_perception.ros_conversions import camera_info_message
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
@@ -86,16 +87,6 @@ def generate_test_description():
             'log_level': 'info',
         }.items())
     return LaunchDescription([perception, launch_testing.actions.ReadyToTest()])
-
-
-def _camera_info():
-    fx, _, cx, _, fy, cy, _, _, _ = (float(v) for v in CAMERA.camera_matrix.reshape(9))
-    return CameraInfo(
-        width=CAMERA.width, height=CAMERA.height, distortion_model='plumb_bob',
-        d=[float(v) for v in CAMERA.distortion],
-        k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
-        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-        p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
 def _frames():
@@ -145,7 +136,7 @@ class TestPerceptionLaunch(unittest.TestCase):
                     break
                 now = self.node.get_clock().now().to_msg()
                 image.header.stamp, image.header.frame_id = now, FRAME_ID
-                info = _camera_info()
+                info = camera_info_message(CAMERA)
                 info.header = image.header
                 info_pub.publish(info)
                 image_pub.publish(image)

@@ -32,6 +32,7 @@ from clingers_perception.approach_trajectory import (approach_poses, ApproachSpe
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.perception_node import PerceptionNode
+from clingers_perception.ros_conversions import camera_info_message
 from clingers_perception.transforms import matrix_from_quaternion, rotation_angle_between
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -195,17 +196,6 @@ class Rig:
         return future.result().results[0]
 
 
-def camera_info_message():
-    """Return the CameraInfo of the simulated camera: K, plumb_bob D, R = I and P."""
-    fx, _, cx, _, fy, cy, _, _, _ = (float(v) for v in CAMERA.camera_matrix.reshape(9))
-    return CameraInfo(
-        width=CAMERA.width, height=CAMERA.height, distortion_model='plumb_bob',
-        d=[float(v) for v in CAMERA.distortion],
-        k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
-        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-        p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
-
-
 def image_message(pixels, encoding, big_endian=False):
     """Return an Image holding `pixels` (HxW or HxWxC uint8 / uint16) with no row padding."""
     height, width = pixels.shape[:2]
@@ -233,7 +223,7 @@ def slow_approach(frames, start_range_m=1.0, end_range_m=0.9, seed=7):
 def track(rig, renderers, poses, rng):
     """Send mono8 frames of `poses` until the node tracks; return the outcomes."""
     outcomes = [rig.send(image_message(render(renderers[8], pose, rng), 'mono8'),
-                         camera_info_message())
+                         camera_info_message(CAMERA))
                 for pose in poses]
     assert outcomes[-1].pose is not None, outcomes[-1].status.message
     assert outcomes[-1].values['state'] == 'TRACKING'
@@ -303,7 +293,7 @@ def test_approach_gives_one_quality_per_frame_and_accurate_stamped_poses(rig, re
     stamps, outcomes = [], []
     for truth in truths:
         image = image_message(render(renderers[8], truth, rng), 'mono8')
-        outcomes.append(rig.send(image, camera_info_message()))
+        outcomes.append(rig.send(image, camera_info_message(CAMERA)))
         stamps.append(_stamp_ns(image.header.stamp))
 
     assert [_stamp_ns(q.header.stamp) for q in rig.qualities] == stamps
@@ -362,7 +352,7 @@ def test_bad_input_is_an_error_and_the_next_good_frame_gives_a_pose(rig, rendere
     poses = slow_approach(6)
     track(rig, renderers, poses[:4], rng)
     image = image_message(render(renderers[8], poses[4], rng), 'mono8')
-    image, info, named = spoil(image, camera_info_message())
+    image, info, named = spoil(image, camera_info_message(CAMERA))
     bad = rig.send(image, info)
     assert bad.status.level == DiagnosticStatus.ERROR
     assert named in bad.status.message, bad.status.message
@@ -371,7 +361,7 @@ def test_bad_input_is_an_error_and_the_next_good_frame_gives_a_pose(rig, rendere
     assert bad.values['range_m'] == 'nan'
 
     good = rig.send(image_message(render(renderers[8], poses[5], rng), 'mono8'),
-                    camera_info_message())
+                    camera_info_message(CAMERA))
     assert good.pose is not None, good.status.message
     assert_pose_matches(good, poses[5])
 
@@ -388,7 +378,7 @@ def test_image_before_any_camera_info_is_an_error(rig, renderers):
     assert bad.pose is None
     assert_contract_values(bad)
     good = rig.send(image_message(render(renderers[8], poses[1], rng), 'mono8'),
-                    camera_info_message())
+                    camera_info_message(CAMERA))
     assert good.pose is not None, good.status.message
     assert_pose_matches(good, poses[1])
 
@@ -417,7 +407,7 @@ def test_invalid_parameters_are_refused_with_a_reason(rig, renderers, name, valu
     assert np.array_equal(np.asarray(after), np.asarray(before)), 'a refused value was kept'
     # A refused change leaves the track alone: the next frame still gives a pose.
     outcome = rig.send(image_message(render(renderers[8], poses[3], rng), 'mono8'),
-                       camera_info_message())
+                       camera_info_message(CAMERA))
     assert outcome.pose is not None, outcome.status.message
     assert outcome.values['state'] == 'TRACKING'
 
@@ -432,7 +422,7 @@ def test_detector_backend_change_takes_effect_on_the_next_frame(rig, renderers):
     assert result.successful, result.reason
     assert rig.node.get_parameter('detector_backend').value == 'simple_blob'
     after = [rig.send(image_message(render(renderers[8], pose, rng), 'mono8'),
-                      camera_info_message()) for pose in poses[3:]]
+                      camera_info_message(CAMERA)) for pose in poses[3:]]
     assert all(o.values['detector_profile'].endswith('/simple_blob') for o in after)
     # The new detector restarts the track; it is confirmed again within confirm_frames.
     assert after[1].pose is not None and after[-1].pose is not None
@@ -461,7 +451,7 @@ def test_other_encodings_give_poses(rig, renderers, make_image):
     rig = rig(mono16_bits=12)
     rng = np.random.default_rng(61)
     poses = slow_approach(4, start_range_m=1.5, end_range_m=1.4)
-    outcomes = [rig.send(make_image(renderers, pose, rng), camera_info_message())
+    outcomes = [rig.send(make_image(renderers, pose, rng), camera_info_message(CAMERA))
                 for pose in poses]
     assert all(o.status.level != DiagnosticStatus.ERROR for o in outcomes), \
         [o.status.message for o in outcomes]
