@@ -120,9 +120,7 @@ class LedIdentifier:
         centres = _centres(blobs)
         if centres.shape[0] == 0:
             return Identification(None, 'no spots near the predicted LED positions', 0)
-        offsets = predicted_px[:, None, :] - centres[None, :, :]
-        distance = np.sqrt(np.einsum('ijk,ijk->ij', offsets, offsets))
-        blob_of_led = _nearest_unique(distance, gate_px)
+        blob_of_led = _nearest_unique(_distances(predicted_px, centres), gate_px)
         match, reason = self._verify(camera, centres, blob_of_led, band, prior)
         return Identification(match, reason, 1)
 
@@ -152,8 +150,7 @@ class LedIdentifier:
             rotations = np.array([rotation_matrix(rvec) for _, rvec, _ in roots])
             translations = np.array([tvec.reshape(3) for _, _, tvec in roots])
             projected = camera.project_batch(rotations, translations, self.target.positions)
-            distance = np.linalg.norm(projected[:, :, None, :] - centres[None, None, :, :],
-                                      axis=3)
+            distance = _distances(projected, centres)
             # A P3P root can be tens of degrees off when the triangle nearly faces the camera:
             # the other LEDs are searched within a fraction of the triangle's size, and the
             # assignment is refined on all of them before the tight check.
@@ -204,36 +201,36 @@ class LedIdentifier:
     def _verify(self, camera, centres, blob_of_led, band, prior):
         """Refine on the matched LEDs and accept only a consistent, plausible pose."""
         blob_of_led = np.asarray(blob_of_led)
-        seen = np.flatnonzero(blob_of_led >= 0)
-        if seen.size < self.min_leds:
-            return None, f'{seen.size} of {self.target.count} LEDs matched, ' \
-                f'{self.min_leds} needed'
-        pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
-                      prior.rvec, prior.tvec)
+        pose, reason = self._refine(camera, centres, blob_of_led, prior)
+        if pose is None:
+            return None, reason
         gate = 3.0 * band.max_reprojection_rms_px
         # Re-associate from the refined pose: a spot taken through a wide gate may belong
         # to no LED, and a spot missed may now be close to its LED. Nothing can change when
         # every LED has a spot already within the tight gate.
-        if seen.size == blob_of_led.size and np.all(pose.residuals_px <= gate):
-            reassigned = blob_of_led
-        else:
+        if np.any(blob_of_led < 0) or np.any(pose.residuals_px > gate):
             projected, _ = camera.project_pose(self.target.positions, pose.rvec, pose.tvec)
-            distance = np.linalg.norm(projected[:, None, :] - centres[None, :, :], axis=2)
-            reassigned = _nearest_unique(distance, gate)
-        if not np.array_equal(reassigned, blob_of_led):
-            blob_of_led = reassigned
-            seen = np.flatnonzero(blob_of_led >= 0)
-            if seen.size < self.min_leds:
-                return None, f'{seen.size} of {self.target.count} LEDs matched, ' \
-                    f'{self.min_leds} needed'
-            pose = refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
-                          pose.rvec, pose.tvec)
+            reassigned = _nearest_unique(_distances(projected, centres), gate)
+            if not np.array_equal(reassigned, blob_of_led):
+                blob_of_led = reassigned
+                pose, reason = self._refine(camera, centres, blob_of_led, pose)
+                if pose is None:
+                    return None, reason
         if not self._plausible(pose):
             return None, 'the matched spots give a pose facing away or out of range'
         if pose.rms_px > band.max_reprojection_rms_px:
             return None, f'matched spots fit with rms {pose.rms_px:.2f} px, more than ' \
                 f'{band.max_reprojection_rms_px:g} px'
         return Match(tuple(int(i) for i in blob_of_led), pose), ''
+
+    def _refine(self, camera, centres, blob_of_led, start):
+        """Refine `start` on the LEDs that have a blob; None and why when too few have."""
+        seen = np.flatnonzero(blob_of_led >= 0)
+        if seen.size < self.min_leds:
+            return None, f'{seen.size} of {self.target.count} LEDs matched, ' \
+                f'{self.min_leds} needed'
+        return refine(camera, self.target.positions[seen], centres[blob_of_led[seen]],
+                      start.rvec, start.tvec), ''
 
     def _plausible(self, pose):
         limits = self.limits
@@ -315,6 +312,12 @@ def _base_triangle(points):
 
 def _centres(blobs):
     return np.array([[b.x, b.y] for b in blobs], dtype=np.float64).reshape(-1, 2)
+
+
+def _distances(points, centres):
+    """Return the distances from each of `points` (..., N, 2) to each of `centres` (M, 2)."""
+    offsets = points[..., :, None, :] - centres
+    return np.sqrt(np.einsum('...ijk,...ijk->...ij', offsets, offsets))
 
 
 def _nearest_unique(distance, gate_px):
