@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import math
 
 from clingers_perception.image_decoding import to_8bit
-from clingers_perception.spot_centre import (core_centre, is_saturated, rim_centre,
+from clingers_perception.spot_centre import (core_centre, elongation, is_saturated, rim_centre,
                                              SATURATION_LEVEL, spot_weights, weighted_centroid)
 import cv2
 import numpy as np
@@ -189,24 +189,25 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
                 < band.min_area_px):
             continue
         crop = roi[y0:y1, x0:x1]
-        elongation = _elongation(mask)
+        shape = cv2.moments(mask, binaryImage=True)
+        stretch = elongation(shape)
         # The brightness above the local background places an unsaturated LED and judges its
         # shape; a saturated spot is placed by its rim, and a smear's core another way.
         peak = int(cv2.minMaxLoc(crop, mask)[1])
         saturated = not band.locate_core and peak >= SATURATION_LEVEL \
             and is_saturated(crop, mask)
         spot = None if band.locate_core or saturated else cv2.moments(spot_weights(crop, mask))
-        if shape_filters and not _passes_shape_filters(contour, area, elongation, band, spot):
+        if shape_filters and not _passes_shape_filters(contour, area, stretch, band, spot):
             continue
         if band.locate_core:
-            x, y = core_centre(crop, mask)
+            x, y = core_centre(crop, mask, shape)
         else:
             centre = rim_centre(crop, mask) if saturated else None
             x, y = centre if centre is not None else weighted_centroid(crop, mask, spot)
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
-            peak=peak, elongation=elongation,
+            peak=peak, elongation=stretch,
             bbox=(window.x0 + left, window.y0 + top, w, h),
             clipped=touches_roi and inside_image))
     return blobs
@@ -245,31 +246,18 @@ def _light_spread_px(roi, peaks):
     return np.where(peak > 0.0, spread, 0.0)
 
 
-def _elongation(mask):
-    return _moment_elongation(cv2.moments(mask, binaryImage=True))
-
-
-def _moment_elongation(moments):
-    if moments['m00'] <= 0.0:
-        return 1.0
-    mu20, mu02, mu11 = (moments[k] / moments['m00'] for k in ('mu20', 'mu02', 'mu11'))
-    spread = math.sqrt(max(0.0, (mu20 - mu02) ** 2 + 4.0 * mu11 ** 2))
-    major, minor = mu20 + mu02 + spread, mu20 + mu02 - spread
-    return math.sqrt(major / minor) if minor > 1e-9 else math.inf
-
-
-def _passes_shape_filters(contour, area, elongation, band, spot):
+def _passes_shape_filters(contour, area, stretch, band, spot):
     if area < MIN_SHAPE_AREA_PX:
         # A spot of a few pixels has no measurable shape: a far LED binarises to 2-5 pixels.
         return True
     if band.min_inertia_ratio > 0.0:
         # The spread of the brightness (`spot`, its moments), not of the binarised pixels:
         # which flank pixels noise lifts over the threshold makes a small round spot's mask
-        # look elongated. A saturated spot's steep flanks make its mask's `elongation`
-        # reliable (no `spot`).
+        # look elongated. A saturated spot's steep flanks make its mask's `stretch`
+        # (elongation) reliable (no `spot`).
         if spot is not None and spot['m00'] > 0.0:
-            elongation = _moment_elongation(spot)
-        if 1.0 / elongation ** 2 < band.min_inertia_ratio:
+            stretch = elongation(spot)
+        if 1.0 / stretch ** 2 < band.min_inertia_ratio:
             return False
     if area < MIN_OUTLINE_AREA_PX:
         return True

@@ -109,19 +109,31 @@ def rim_centre(crop, mask):
     return None
 
 
-def core_centre(crop, mask):
+def elongation(moments):
+    """Return the ratio of the major to the minor axis of a spot from its (any) moments."""
+    if moments['m00'] <= 0.0:
+        return 1.0
+    mu20, mu02, mu11 = (moments[k] / moments['m00'] for k in ('mu20', 'mu02', 'mu11'))
+    spread = math.sqrt(max(0.0, (mu20 - mu02) ** 2 + 4.0 * mu11 ** 2))
+    major, minor = mu20 + mu02 + spread, mu20 + mu02 - spread
+    return math.sqrt(major / minor) if minor > 1e-9 else math.inf
+
+
+def core_centre(crop, mask, blob=None):
     """
     Return (x, y) of the LED in a spot that may be a saturated flare smear.
 
     The smear extends to one side of the LED only, so its centroid is not the LED: the disc is
     located by the circle through its rim, leaving out the side where the streak leaves it.
+    `blob` are the binary moments of `mask` when the caller has them already.
     """
     saturated = ((crop >= SATURATION_LEVEL) & (mask > 0)).astype(np.uint8)
     if int(cv2.countNonZero(saturated)) < MIN_SATURATED_PX:
         return weighted_centroid(crop, mask)
-    blob = cv2.moments(mask, binaryImage=True)
+    if blob is None:
+        blob = cv2.moments(mask, binaryImage=True)
     rim = whole = None
-    if _elongation(blob) < ELONGATED_BLOB:
+    if elongation(blob) < ELONGATED_BLOB:
         rim = _rim_points(crop, mask)
         whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
         if whole is not None:
@@ -160,15 +172,6 @@ def core_centre(crop, mask):
             or math.hypot(circle[0] - core_x, circle[1] - core_y) > radius + 1.0:
         return core_x, core_y
     return circle[0], circle[1]
-
-
-def _elongation(moments):
-    """Return the ratio of the major to the minor axis of a blob from its binary moments."""
-    m00 = moments['m00']
-    mu20, mu02, mu11 = moments['mu20'] / m00, moments['mu02'] / m00, moments['mu11'] / m00
-    spread = math.sqrt((mu20 - mu02) ** 2 + 4.0 * mu11 ** 2)
-    minor = mu20 + mu02 - spread
-    return math.sqrt((mu20 + mu02 + spread) / minor) if minor > 1e-9 else math.inf
 
 
 def _rim_points(crop, mask):
