@@ -106,7 +106,9 @@ class PerceptionNode(Node):
             self._marker_pub.publish(marker_array(
                 msg.header, result, self._config.target.positions, self._config.target_frame))
         if self._debug_pub.get_subscription_count() > 0:
-            annotated = debug_image(msg, result, self._config.settings.mono16_bits,
+            model_px = self._pipeline.model_pixels(result.pose) \
+                if result is not None and result.pose is not None else None
+            annotated = debug_image(msg, result, model_px, self._config.settings.mono16_bits,
                                     self._config.settings.max_image_bytes)
             if annotated is not None:
                 self._debug_pub.publish(annotated)

@@ -64,7 +64,6 @@ class FrameResult:
     covariance: np.ndarray = None
     blobs: list = field(default_factory=list)
     blob_of_led: tuple = None
-    reprojected_px: np.ndarray = None
     timings_ms: dict = field(default_factory=dict)
 
 
@@ -140,6 +139,10 @@ class LedPosePipeline:
         if self.camera is None or not _same_calibration(model, self.camera):
             self.set_camera(model)
         return ''
+
+    def model_pixels(self, pose):
+        """Return where the LEDs of the target project at `pose` (Nx2 pixels), for display."""
+        return self.camera.project_pose(self.target.positions, pose.rvec, pose.tvec)[0]
 
     def process(self, raw, stamp_s):
         """Run one frame (a RawImage) stamped `stamp_s` seconds; return its FrameResult."""
@@ -311,8 +314,6 @@ class LedPosePipeline:
         timings['covariance'] = _ms(tick)
         result.pose, result.covariance, result.blob_of_led = pose, covariance, match.blob_of_led
         self._last_range_m = pose.range_m
-        result.reprojected_px, _ = self.camera.project_pose(
-            target.positions, pose.rvec, pose.tvec)
         quality.reprojection_rms_px = pose.rms_px
         quality.range_m = pose.range_m
         quality.confidence = fit_confidence(pose.residuals_px, noise_px, len(seen), target.count)

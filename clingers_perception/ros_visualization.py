@@ -75,13 +75,14 @@ def marker_array(header, result, led_positions, target_frame):
     return MarkerArray(markers=[leds, axes, text])
 
 
-def annotate_frame(gray, result):
+def annotate_frame(gray, result, model_px=None):
     """
     Return a BGR copy of an 8-bit mono frame with what the pipeline saw drawn on it.
 
     Circles: detected spots (green when matched to an LED, with the LED's number 1..N, orange
-    otherwise); magenta crosses joined in LED order: the LED model reprojected at the pose;
-    top left: track state, quality level, range and fit, and the quality message.
+    otherwise); magenta crosses joined in LED order: `model_px`, the LED model reprojected at
+    the pose (LedPosePipeline.model_pixels); top left: track state, quality level, range and
+    fit, and the quality message.
     """
     canvas = cv2.cvtColor(np.ascontiguousarray(gray), cv2.COLOR_GRAY2BGR)
     scale = max(0.4, canvas.shape[1] / 1600.0)
@@ -97,8 +98,8 @@ def annotate_frame(gray, result):
         if index in led_of_blob:
             _text(canvas, str(led_of_blob[index] + 1), (centre[0] + radius, centre[1] - radius),
                   scale, colour, thickness)
-    if result.reprojected_px is not None and np.all(np.isfinite(result.reprojected_px)):
-        model = np.round(result.reprojected_px).astype(np.int32)
+    if model_px is not None and np.all(np.isfinite(model_px)):
+        model = np.round(model_px).astype(np.int32)
         cv2.polylines(canvas, [model.reshape(-1, 1, 2)], True, MODEL_BGR, 1, cv2.LINE_AA)
         for x, y in model:
             cv2.drawMarker(canvas, (int(x), int(y)), MODEL_BGR, cv2.MARKER_CROSS,
@@ -118,7 +119,7 @@ def annotate_frame(gray, result):
     return canvas
 
 
-def debug_image(msg, result, mono16_bits, max_image_bytes):
+def debug_image(msg, result, model_px, mono16_bits, max_image_bytes):
     """Return the annotated bgr8 Image of an input Image message, or None when unreadable."""
     if result is None:
         return None
@@ -126,7 +127,7 @@ def debug_image(msg, result, mono16_bits, max_image_bytes):
         pixels = decode_mono(raw_image(msg), max_image_bytes).pixels
     except ImageDecodeError:
         return None
-    canvas = annotate_frame(to_8bit(pixels, mono16_bits), result)
+    canvas = annotate_frame(to_8bit(pixels, mono16_bits), result, model_px)
     out = Image()
     out.header = msg.header
     out.height, out.width = canvas.shape[:2]

@@ -130,7 +130,7 @@ def test_annotated_frame_marks_detections_and_model():
         image = renderer.render(led_points_in_camera(TARGET, rotation, translation)).image
         result = pipeline.process(raw_image(_mono8(image)), frame / 30.0)
     assert result.pose is not None
-    canvas = annotate_frame(image, result)
+    canvas = annotate_frame(image, result, pipeline.model_pixels(result.pose))
     assert canvas.shape == image.shape + (3,) and canvas.dtype == np.uint8
     # Green circles around matched spots and magenta crosses of the model are drawn.
     green = (canvas[:, :, 1] > 150) & (canvas[:, :, 0] < 120) & (canvas[:, :, 2] < 120)
