@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 
-from clingers_perception.transforms import matrix_from_quaternion, rotation_angle_between
+from clingers_perception.transforms import rotation_angle_between
 import numpy as np
 import yaml
 
@@ -172,6 +172,7 @@ class Recording:
 
 def make_monitor(recording, on_phase):
     """Return an rclpy node that fills `recording`; on_phase(phase) runs on each change."""
+    from clingers_perception.ros_conversions import pose_from_message, stamp_nanoseconds
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
     from rclpy.node import Node
@@ -181,19 +182,11 @@ def make_monitor(recording, on_phase):
     qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     node = Node('clingers_demo_monitor')
 
-    def stamp_ns(header):
-        return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-    def pose_of(pose):
-        q = pose.orientation
-        return (matrix_from_quaternion([q.x, q.y, q.z, q.w]),
-                np.array([pose.position.x, pose.position.y, pose.position.z]))
-
     def on_truth(msg):
-        recording.truth[stamp_ns(msg.header)] = pose_of(msg.pose)
+        recording.truth[stamp_nanoseconds(msg.header.stamp)] = pose_from_message(msg.pose)
 
     def on_pose(msg):
-        recording.estimates[stamp_ns(msg.header)] = pose_of(msg.pose.pose)
+        recording.estimates[stamp_nanoseconds(msg.header.stamp)] = pose_from_message(msg.pose.pose)
 
     def on_quality(msg):
         if msg.status:
@@ -201,7 +194,7 @@ def make_monitor(recording, on_phase):
             values = {item.key: item.value for item in status.values}
             level = status.level[0] if isinstance(status.level, (bytes, bytearray)) \
                 else int(status.level)
-            recording.quality[stamp_ns(msg.header)] = (
+            recording.quality[stamp_nanoseconds(msg.header.stamp)] = (
                 values.get('state', ''), ('OK', 'WARN', 'ERROR', 'STALE')[min(level, 3)],
                 float(values.get('confidence', 'nan')))
 

@@ -23,9 +23,8 @@ in docking_guidance.py.
 
 from clingers_perception.docking_guidance import (DockingGuidance, GUIDANCE_PARAMETER_SPECS,
                                                   settings_from_values)
-from clingers_perception.ros_conversions import stamp_seconds
+from clingers_perception.ros_conversions import pose_from_message, stamp_seconds
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
-from clingers_perception.transforms import matrix_from_quaternion
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped
 from rclpy.node import Node
@@ -58,12 +57,9 @@ class DockingGuidanceNode(Node):
         self._phase = None
 
     def _on_pose(self, msg):
-        pose = msg.pose.pose
-        q = pose.orientation
         self._frame_id = msg.header.frame_id
         self.guidance.update_pose(stamp_seconds(msg.header.stamp),
-                                  matrix_from_quaternion([q.x, q.y, q.z, q.w]),
-                                  [pose.position.x, pose.position.y, pose.position.z])
+                                  *pose_from_message(msg.pose.pose))
 
     def _on_range(self, msg):
         self.guidance.update_range(stamp_seconds(msg.header.stamp), msg.range)

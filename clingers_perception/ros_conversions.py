@@ -15,7 +15,7 @@
 """Conversions between ROS messages and the pure pipeline's types; no node logic here."""
 
 from clingers_perception.image_decoding import RawImage
-from clingers_perception.transforms import quaternion_from_matrix
+from clingers_perception.transforms import matrix_from_quaternion, quaternion_from_matrix
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
@@ -54,6 +54,18 @@ def camera_info_message(camera, header=None):
 def stamp_seconds(stamp):
     """Return a builtin_interfaces/Time as float seconds."""
     return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def stamp_nanoseconds(stamp):
+    """Return a builtin_interfaces/Time as integer nanoseconds: exact, to key by stamp."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def pose_from_message(pose):
+    """Return (R, t) of a geometry_msgs/Pose: the 3x3 rotation and the translation array."""
+    q = pose.orientation
+    return (matrix_from_quaternion([q.x, q.y, q.z, q.w]),
+            np.array([pose.position.x, pose.position.y, pose.position.z]))
 
 
 def pose_message(header, pose, covariance):
