@@ -14,10 +14,18 @@
 
 """What every node of the package does the same way: validated parameters and its main()."""
 
+import os
+
 from clingers_perception.ros_conversions import parameter_descriptor
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+
+# Names the executor nodes spin in (see _executor).
+EXECUTOR_VARIABLE = 'CLINGERS_EXECUTOR'
+# How long a node's spin waits for work before it checks for shutdown again.
+SPIN_TIMEOUT_S = 0.5
 
 
 class ValidatedParameters:
@@ -64,7 +72,7 @@ class ValidatedParameters:
 def run_node(node_class, args=None):
     """Init, construct, spin until shutdown and clean up; refuse invalid parameters plainly."""
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     try:
         try:
             node = node_class()
@@ -72,7 +80,11 @@ def run_node(node_class, args=None):
             # A parameter file or override the node cannot run with: say why, without a trace.
             rclpy.logging.get_logger(node_class.__name__).fatal(f'invalid parameters: {error}')
             raise SystemExit(1)
-        rclpy.spin(node)
+        executor = _executor()
+        executor.add_node(node)
+        while rclpy.ok():
+            # With a timeout: EventsExecutor.spin_once() without one can miss the shutdown.
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:  # noqa: B902
@@ -81,6 +93,28 @@ def run_node(node_class, args=None):
         if rclpy.ok():
             raise
     finally:
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _executor():
+    """
+    Return the executor nodes spin in: rclpy's EventsExecutor where there is one (Kilted on).
+
+    It hands ready callbacks over from C++ instead of rebuilding a wait set in Python for every
+    message, which at 1280x1024 and 60 Hz took 1 ms of the node's 4 ms per frame.
+    CLINGERS_EXECUTOR=single_threaded keeps rclpy's default executor.
+    """
+    choice = os.environ.get(EXECUTOR_VARIABLE, 'events')
+    if choice == 'single_threaded':
+        return SingleThreadedExecutor()
+    if choice != 'events':
+        raise SystemExit(f"{EXECUTOR_VARIABLE}='{choice}' is neither events nor single_threaded")
+    try:
+        from rclpy.experimental import EventsExecutor
+    except ImportError:  # Humble and Jazzy
+        return SingleThreadedExecutor()
+    return EventsExecutor()

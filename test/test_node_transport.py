@@ -43,6 +43,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
 from ros_test_support import isolated_context, spin_until
 from sensor_msgs.msg import CameraInfo, Image, Range
 
@@ -464,3 +465,24 @@ def test_other_encodings_give_poses(rig, renderers, make_image):
 
 def _stamp_ns(stamp):
     return stamp.sec * 10 ** 9 + stamp.nanosec
+
+
+def test_truncated_serialized_image_is_an_error_and_the_next_frame_gives_a_pose(rig, renderers):
+    # What a buggy bridge or a corrupted recording could deliver: the node reads images from
+    # their serialized bytes, so it must survive bytes that end inside a field.
+    rig = rig()
+    rng = np.random.default_rng(61)
+    poses = slow_approach(6)
+    track(rig, renderers, poses[:4], rng)
+    image = image_message(render(renderers[8], poses[4], rng), 'mono8')
+    rig.next_header(image)
+    count = len(rig.qualities)
+    rig.image_pub.publish(serialize_message(image)[:-1000])
+    assert rig.spin_until(lambda: len(rig.qualities) > count), 'no report of the bad frame'
+    status = rig.qualities[-1].status[0]
+    assert status.level == DiagnosticStatus.ERROR
+    assert 'serialized image ends' in status.message, status.message
+    good = rig.send(image_message(render(renderers[8], poses[5], rng), 'mono8'),
+                    camera_info_message(CAMERA))
+    assert good.pose is not None, good.status.message
+    assert_pose_matches(good, poses[5])
