@@ -23,8 +23,7 @@ Two modes, at each image size:
 - tracking: one pipeline runs a rendered docking approach at 30 Hz stamps; only the frames that
   start in TRACKING (predicted search windows) are counted.
 
-Stages: msg_in (the serialized sensor_msgs/Image read as perception_node reads it: parse_image,
-header_message, stamp_seconds), then the pipeline's own
+Stages: msg_in (ros_conversions.raw_image of a sensor_msgs/Image), then the pipeline's own
 timings_ms (decode, detect, identify, pose, covariance), then msg_out (pose_message,
 range_message and diagnostic_message). The seed (clingers_perception.seed_pipeline) runs on the
 same decoded frames in the same process, right after ours. Rendering is not timed.
@@ -49,14 +48,12 @@ from clingers_perception.ir_scene import (default_sim_camera, IrSceneRenderer,
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
-from clingers_perception.ros_conversions import (diagnostic_message, header_message,
-                                                 pose_message, range_message, stamp_seconds)
+from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
+                                                 range_message, raw_image, stamp_seconds)
 from clingers_perception.seed_pipeline import SeedPipeline
-from clingers_perception.serialized_image import parse_image
 from clingers_perception.tracking import TrackingSettings
 import cv2
 import numpy as np
-from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
 
@@ -84,8 +81,8 @@ def parse_size(text):
     return int(width), int(height)
 
 
-def serialized_image(frame, stamp_s):
-    """Return the serialized mono8 sensor_msgs/Image of `frame`, as perception_node takes it."""
+def image_message(frame, stamp_s):
+    """Return a mono8 sensor_msgs/Image holding `frame`, as a camera driver would send it."""
     msg = Image()
     msg.header.stamp.sec = int(stamp_s)
     msg.header.stamp.nanosec = int(round((stamp_s - int(stamp_s)) * 1e9))
@@ -94,7 +91,7 @@ def serialized_image(frame, stamp_s):
     msg.encoding = 'mono8'
     msg.step = frame.shape[1]
     msg.data = frame.tobytes()
-    return serialize_message(msg)
+    return msg
 
 
 def render_approach(camera, target, frames, distractors, seed):
@@ -114,19 +111,16 @@ def render_approach(camera, target, frames, distractors, seed):
     return rendered
 
 
-def run_frame(pipeline, seed, buffer, camera):
-    """Process one serialized image with our pipeline then the seed; return (ours, seed) rows."""
-    return run_ours(pipeline, buffer, camera), \
-        run_seed(seed, buffer) if seed is not None else None
+def run_frame(pipeline, seed, msg, camera):
+    """Process one message with our pipeline then the seed; return (ours, seed) rows."""
+    return run_ours(pipeline, msg, camera), run_seed(seed, msg) if seed is not None else None
 
 
-def run_ours(pipeline, buffer, camera):
-    """Process one serialized image with our pipeline and build the messages; return its row."""
+def run_ours(pipeline, msg, camera):
+    """Process one message with our pipeline and build the messages; return its row."""
     start = time.perf_counter()
-    image = parse_image(buffer)
-    header = header_message(image.stamp_sec, image.stamp_nanosec, image.frame_id)
-    raw = image.raw
-    stamp = stamp_seconds(header.stamp)
+    raw = raw_image(msg)
+    stamp = stamp_seconds(msg.header.stamp)
     msg_in = 1000.0 * (time.perf_counter() - start)
     cpu_start = time.process_time()
     result = pipeline.process(raw, stamp)
@@ -134,10 +128,10 @@ def run_ours(pipeline, buffer, camera):
     start = time.perf_counter()
     if result.pose is not None:
         limits = pipeline.settings.identification
-        pose_message(header, result.pose, result.covariance)
-        range_message(header, result.pose.range_m, camera.horizontal_fov_rad,
+        pose_message(msg.header, result.pose, result.covariance)
+        range_message(msg.header, result.pose.range_m, camera.horizontal_fov_rad,
                       limits.min_range_m, limits.max_range_m)
-    diagnostic_message(header, 'clingers_perception: LED detection', header.frame_id,
+    diagnostic_message(msg.header, 'clingers_perception: LED detection', msg.header.frame_id,
                        result.quality)
     msg_out = 1000.0 * (time.perf_counter() - start)
     ours = {stage: result.timings_ms.get(stage, 0.0) for stage in STAGES}
@@ -150,10 +144,9 @@ def run_ours(pipeline, buffer, camera):
     return ours
 
 
-def run_seed(seed, buffer):
-    """Process one serialized image with the seed; return its row."""
-    raw = parse_image(buffer).raw
-    image = np.frombuffer(raw.data, np.uint8).reshape(raw.height, raw.width)
+def run_seed(seed, msg):
+    """Process one message with the seed; return its row."""
+    image = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
     cpu_start = time.process_time()
     outcome = seed.process(image)
     cpu_ms = 1000.0 * (time.process_time() - cpu_start)
@@ -184,7 +177,7 @@ def warm_up(target, settings, camera, seed, rendered, frames=3):
     pipeline = LedPosePipeline(target, settings)
     pipeline.set_camera(camera)
     for index, (image, _) in enumerate(rendered[:frames]):
-        run_frame(pipeline, seed, serialized_image(image, 1.0 + index / 30.0), camera)
+        run_frame(pipeline, seed, image_message(image, 1.0 + index / 30.0), camera)
 
 
 def bench_acquisition(camera, target, frames, distractors, args):
@@ -197,7 +190,7 @@ def bench_acquisition(camera, target, frames, distractors, args):
     for index, (image, range_m) in enumerate(rendered):
         pipeline = LedPosePipeline(target, settings)
         pipeline.set_camera(camera)
-        ours, row_seed = run_frame(pipeline, seed, serialized_image(image, 100.0 + index / 30.0),
+        ours, row_seed = run_frame(pipeline, seed, image_message(image, 100.0 + index / 30.0),
                                    camera)
         ours['range_m'] = row_seed['range_m'] = range_m
         ours_rows.append(ours)
@@ -221,18 +214,18 @@ def bench_tracking(camera, target, frames, args):
         warm_up(target, settings, camera, seed, rendered)
         pipeline = LedPosePipeline(target, settings)
         pipeline.set_camera(camera)
-        buffers = [serialized_image(image, 100.0 + index / 30.0)
-                   for index, (image, _) in enumerate(rendered)]
+        messages = [image_message(image, 100.0 + index / 30.0)
+                    for index, (image, _) in enumerate(rendered)]
         tracked = []
-        for index, buffer in enumerate(buffers):
+        for index, msg in enumerate(messages):
             tracking = pipeline.tracker.state == 'TRACKING'
-            ours, row_seed = run_frame(pipeline, None if args.separate else seed, buffer, camera)
+            ours, row_seed = run_frame(pipeline, None if args.separate else seed, msg, camera)
             if tracking:
                 ours['range_m'] = rendered[index][1]
                 ours_rows.append(ours)
                 tracked.append((index, row_seed))
         for index, row_seed in tracked:
-            row_seed = row_seed or run_seed(seed, buffers[index])
+            row_seed = row_seed or run_seed(seed, messages[index])
             row_seed['range_m'] = rendered[index][1]
             seed_rows.append(row_seed)
     return ours_rows, seed_rows

@@ -15,15 +15,13 @@
 """perception_node: IR frames in; target pose, range and detection quality out."""
 
 from clingers_perception.heap_tuning import keep_frame_buffers_in_heap
-from clingers_perception.image_decoding import ImageDecodeError
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.quality import ERROR, QualityReport
-from clingers_perception.ros_conversions import (diagnostic_message, header_message,
-                                                 pose_message, range_message, stamp_seconds)
+from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
+                                                 range_message, raw_image, stamp_seconds)
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.ros_visualization import debug_image, marker_array
-from clingers_perception.serialized_image import parse_image
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from rclpy.node import Node
@@ -60,9 +58,8 @@ class PerceptionNode(Node):
         overrides = QoSOverridingOptions.with_default_policies()
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
-        # Serialized: the pixels are read where they arrived, without rclpy's two copies.
         self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data,
-                                 qos_overriding_options=overrides, raw=True)
+                                 qos_overriding_options=overrides)
         self.get_logger().info(
             f'watching {self._config.target.count} LEDs '
             f"({'coplanar' if self._config.target.coplanar else 'non-coplanar'} layout) with "
@@ -82,22 +79,13 @@ class PerceptionNode(Node):
             self.get_logger().error(f'camera_info refused: {error}')
         self._camera_info_error = error
 
-    def _on_image(self, serialized):
+    def _on_image(self, msg):
         self.frames_in += 1
         if self._validated_parameters.pending:
             self._config = self._validated_parameters.build()
             self._pipeline.configure(self._config.target, self._config.settings)
         try:
-            image = parse_image(serialized)
-        except ImageDecodeError as error:
-            # Not even the stamp is known: the report carries a zero stamp.
-            self._publish_quality(header_message(0, 0, ''), QualityReport(
-                level=ERROR, message=f'bad image: {error}', state=self._pipeline.tracker.state,
-                leds_expected=self._config.target.count))
-            return
-        header = header_message(image.stamp_sec, image.stamp_nanosec, image.frame_id)
-        try:
-            result = self._pipeline.process(image.raw, stamp_seconds(header.stamp))
+            result = self._pipeline.process(raw_image(msg), stamp_seconds(msg.header.stamp))
             quality = result.quality
         except Exception as error:  # noqa: B902 - one bad frame must not stop the node
             result = None
@@ -105,29 +93,25 @@ class PerceptionNode(Node):
                                     state=self._pipeline.tracker.state,
                                     leds_expected=self._config.target.count)
         if result is not None and result.pose is not None:
-            self._pose_pub.publish(pose_message(header, result.pose, result.covariance))
+            self._pose_pub.publish(pose_message(msg.header, result.pose, result.covariance))
             limits = self._config.settings.identification
             self._range_pub.publish(range_message(
-                header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
+                msg.header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
                 limits.min_range_m, limits.max_range_m))
-        self._publish_quality(header, quality)
-        if self._marker_pub.get_subscription_count() > 0:
-            self._marker_pub.publish(marker_array(
-                header, result, self._config.target.positions, self._config.target_frame))
-        if self._debug_pub.get_subscription_count() > 0:
-            model_px = self._pipeline.model_pixels(result.pose) \
-                if result is not None and result.pose is not None else None
-            annotated = debug_image(header, image.raw, result, model_px,
-                                    self._config.settings.mono16_bits,
-                                    self._config.settings.max_image_bytes)
-            if annotated is not None:
-                self._debug_pub.publish(annotated)
-
-    def _publish_quality(self, header, quality):
         quality.extra['frames_received'] = self.frames_in
         quality.extra['frames_dropped'] = self._pipeline.frame_gaps.dropped
         self._quality_pub.publish(diagnostic_message(
-            header, f'{self.get_name()}: LED detection', header.frame_id, quality))
+            msg.header, f'{self.get_name()}: LED detection', msg.header.frame_id, quality))
+        if self._marker_pub.get_subscription_count() > 0:
+            self._marker_pub.publish(marker_array(
+                msg.header, result, self._config.target.positions, self._config.target_frame))
+        if self._debug_pub.get_subscription_count() > 0:
+            model_px = self._pipeline.model_pixels(result.pose) \
+                if result is not None and result.pose is not None else None
+            annotated = debug_image(msg, result, model_px, self._config.settings.mono16_bits,
+                                    self._config.settings.max_image_bytes)
+            if annotated is not None:
+                self._debug_pub.publish(annotated)
 
 
 def main(args=None):

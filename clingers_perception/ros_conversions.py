@@ -14,7 +14,6 @@
 
 """Conversions between ROS messages and the pure pipeline's types; no node logic here."""
 
-from builtin_interfaces.msg import Time
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.transforms import matrix_from_quaternion, quaternion_from_matrix
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -22,7 +21,6 @@ from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from sensor_msgs.msg import CameraInfo, Range
-from std_msgs.msg import Header
 
 
 _LEVELS = {0: DiagnosticStatus.OK, 1: DiagnosticStatus.WARN, 2: DiagnosticStatus.ERROR}
@@ -51,11 +49,6 @@ def camera_info_message(camera, header=None):
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [float(v) for v in np.hstack([camera.camera_matrix, np.zeros((3, 1))]).reshape(12)]
     return msg
-
-
-def header_message(sec, nanosec, frame_id):
-    """Return a std_msgs/Header stamped sec + nanosec in `frame_id`."""
-    return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
 
 
 def stamp_seconds(stamp):

@@ -105,7 +105,7 @@ def _executor():
     Return the executor nodes spin in: rclpy's EventsExecutor where there is one (Kilted on).
 
     It hands ready callbacks over from C++ instead of rebuilding a wait set in Python for every
-    message, which at 1280x1024 and 60 Hz took 1 ms of the node's 4 ms per frame.
+    message: 0.2-0.3 ms less node CPU and latency per 1280x1024 frame, measured at 60 Hz.
     CLINGERS_EXECUTOR=single_threaded keeps rclpy's default executor.
     """
     choice = os.environ.get(EXECUTOR_VARIABLE, 'events')

@@ -24,6 +24,7 @@ import math
 from builtin_interfaces.msg import Duration
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError, to_8bit
 from clingers_perception.quality import LEVEL_NAMES
+from clingers_perception.ros_conversions import raw_image
 from clingers_perception.transforms import quaternion_from_matrix
 import cv2
 from geometry_msgs.msg import Point
@@ -118,17 +119,17 @@ def annotate_frame(gray, result, model_px=None):
     return canvas
 
 
-def debug_image(header, raw, result, model_px, mono16_bits, max_image_bytes):
-    """Return the annotated bgr8 Image of an input frame (a RawImage), or None if unreadable."""
+def debug_image(msg, result, model_px, mono16_bits, max_image_bytes):
+    """Return the annotated bgr8 Image of an input Image message, or None when unreadable."""
     if result is None:
         return None
     try:
-        pixels = decode_mono(raw, max_image_bytes).pixels
+        pixels = decode_mono(raw_image(msg), max_image_bytes).pixels
     except ImageDecodeError:
         return None
     canvas = annotate_frame(to_8bit(pixels, mono16_bits), result, model_px)
     out = Image()
-    out.header = header
+    out.header = msg.header
     out.height, out.width = canvas.shape[:2]
     out.encoding = 'bgr8'
     out.is_bigendian = 0

@@ -467,21 +467,18 @@ def _stamp_ns(stamp):
     return stamp.sec * 10 ** 9 + stamp.nanosec
 
 
-def test_truncated_serialized_image_is_an_error_and_the_next_frame_gives_a_pose(rig, renderers):
-    # What a buggy bridge or a corrupted recording could deliver: the node reads images from
-    # their serialized bytes, so it must survive bytes that end inside a field.
+def test_undecodable_payload_does_not_stop_the_node(rig, renderers):
+    # What a buggy bridge or a corrupted recording could send: the rmw cannot deserialize it
+    # and drops it before the node (Fast DDS logs "sequence size exceeds remaining buffer").
+    # The node must not notice, and the next frame must give its pose.
     rig = rig()
     rng = np.random.default_rng(61)
     poses = slow_approach(6)
     track(rig, renderers, poses[:4], rng)
     image = image_message(render(renderers[8], poses[4], rng), 'mono8')
     rig.next_header(image)
-    count = len(rig.qualities)
     rig.image_pub.publish(serialize_message(image)[:-1000])
-    assert rig.spin_until(lambda: len(rig.qualities) > count), 'no report of the bad frame'
-    status = rig.qualities[-1].status[0]
-    assert status.level == DiagnosticStatus.ERROR
-    assert 'serialized image ends' in status.message, status.message
+    rig.drain(rounds=10)
     good = rig.send(image_message(render(renderers[8], poses[5], rng), 'mono8'),
                     camera_info_message(CAMERA))
     assert good.pose is not None, good.status.message
