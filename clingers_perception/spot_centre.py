@@ -24,7 +24,6 @@ interpolation) changes the radius only. A flare streak bulges the rim on its sid
 left out of the fit.
 """
 
-import functools
 import math
 
 import cv2
@@ -186,42 +185,30 @@ def _rim_points(crop, mask):
     background = cv2.mean(crop, support - mask)[0]
     top = cv2.minMaxLoc(crop, mask)[1]
     levels = background + _LEVELS * (top - background)
-    # Explicitly float32: NumPy 1.x would promote uint8 with a float32 scalar to float16.
-    image = np.where(support > 0, crop.astype(np.float32), np.float32(background))
-    # One column and row more, repeating the last, so that in the flat image the neighbour to
-    # the right of pixel k is k + 1 and the one below k + width + 1, with no crossing between
-    # the copies.
-    image = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
     height, width = crop.shape
+    # One column and row more, NaN, so that in the flat image the neighbour to the right of
+    # pixel k is k + 1 and the one below k + width + 1: a pair reaching into the extra column
+    # or row (or from the extra column round to the next row) compares false and spans nothing.
+    image = np.empty((height + 1, width + 1), np.float32)
+    image[height], image[:height, width] = np.nan, np.nan
+    body = image[:height, :width]
+    body[...] = background
+    np.copyto(body, crop, where=support > 0)
     flat = image.ravel()
     size = height * (width + 1)
     here = flat[:size]
-    after = flat[_pair_ends(height, width)]
+    after = np.empty((2, size), np.float32)
+    after[0], after[1] = flat[1:size + 1], flat[width + 1:width + 1 + size]
     # Only pairs spanning part of the levels' range can cross one: the flanks, a small share
     # of the crop. They are found in one pass, and the levels compared on them alone.
     spans = (np.maximum(here, after) >= levels[0]) & (np.minimum(here, after) < levels[-1])
-    spans &= _pair_starts(height, width)
-    down, start = np.divmod(np.flatnonzero(spans), size)
+    down, start = np.nonzero(spans)
     low, high = here[start], after[down, start]
     pair, level = np.nonzero((low[:, None] >= levels) != (high[:, None] >= levels))
     down, start, low = down[pair], start[pair], low[pair]
     step = (levels[level] - low) / (high[pair] - low)
     row, col = np.divmod(start, width + 1)
     return col + step * (1 - down), row + step * down, level
-
-
-@functools.lru_cache(maxsize=64)
-def _pair_ends(height, width):
-    """Return the flat indices of each pixel's right (row 0) and lower (row 1) neighbours."""
-    start = np.arange(height * (width + 1))
-    return np.stack([start + 1, start + width + 1])
-
-
-@functools.lru_cache(maxsize=64)
-def _pair_starts(height, width):
-    """Return which flat indices of the image with the extra column start a pair in the image."""
-    # Pairs that start in the extra column would wrap around to the next row.
-    return np.arange(height * (width + 1)) % (width + 1) < width
 
 
 def _fit_circle(x, y, level=None):
