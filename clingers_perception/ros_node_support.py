@@ -74,13 +74,14 @@ def run_node(node_class, args=None):
     rclpy.init(args=args)
     node = executor = None
     try:
+        # First: a wrong CLINGERS_EXECUTOR is refused before any node is built.
+        executor = _executor()
         try:
             node = node_class()
         except ValueError as error:
             # A parameter file or override the node cannot run with: say why, without a trace.
             rclpy.logging.get_logger(node_class.__name__).fatal(f'invalid parameters: {error}')
             raise SystemExit(1)
-        executor = _executor()
         executor.add_node(node)
         while rclpy.ok():
             # With a timeout: EventsExecutor.spin_once() without one can miss the shutdown.

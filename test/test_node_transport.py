@@ -463,10 +463,6 @@ def test_other_encodings_give_poses(rig, renderers, make_image):
         assert_contract_values(outcome)
 
 
-def _stamp_ns(stamp):
-    return stamp.sec * 10 ** 9 + stamp.nanosec
-
-
 def test_undecodable_payload_does_not_stop_the_node(rig, renderers):
     # What a buggy bridge or a corrupted recording could send: the rmw cannot deserialize it
     # and drops it before the node (Fast DDS logs "sequence size exceeds remaining buffer").
@@ -483,3 +479,7 @@ def test_undecodable_payload_does_not_stop_the_node(rig, renderers):
                     camera_info_message(CAMERA))
     assert good.pose is not None, good.status.message
     assert_pose_matches(good, poses[5])
+
+
+def _stamp_ns(stamp):
+    return stamp.sec * 10 ** 9 + stamp.nanosec
