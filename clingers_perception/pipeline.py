@@ -22,7 +22,7 @@ from clingers_perception.blob_detection import BlobDetector
 from clingers_perception.camera_model import CameraModel, CameraModelError
 from clingers_perception.frame_gaps import FrameGapCounter
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
-from clingers_perception.image_decoding import decode_mono, ImageDecodeError
+from clingers_perception.image_decoding import decode_mono, ImageDecodeError, to_8bit
 from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
 from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
 from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled_for_camera,
@@ -36,7 +36,7 @@ import numpy as np
 NOISE_AVERAGING_WEIGHT = 0.05
 # The measured centroid noise is trusted down to this fraction of a band's prior.
 NOISE_FLOOR_FRACTION = 0.2
-# A frame with more of its pixels this bright has the sun or a lamp in view.
+# A frame with more of its pixels this bright (8-bit scale) has the sun or a lamp in view.
 GLARE_LEVEL = 200
 
 
@@ -300,9 +300,11 @@ class LedPosePipeline:
         if pose is None:
             quality.level = WARN
             quality.message = reason or 'no pose'
-            if not blobs and float(image.mean()) < 1.0:
+            # Judged on the scale the detector sees: a 16-bit frame's raw values are not DN.
+            frame = to_8bit(image, settings.mono16_bits)
+            if not blobs and float(frame.mean()) < 1.0:
                 quality.message += '; the frame is black (lens cap, exposure or camera fault?)'
-            elif float(np.count_nonzero(image >= GLARE_LEVEL)) > 0.2 * image.size:
+            elif float(np.count_nonzero(frame >= GLARE_LEVEL)) > 0.2 * frame.size:
                 quality.message += '; most of the frame is saturated (sun or lamp in view?)'
             if match is not None:
                 quality.reprojection_rms_px = match.pose.rms_px

@@ -18,7 +18,7 @@ import math
 
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.image_decoding import RawImage
-from clingers_perception.pipeline import LedPosePipeline
+from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
 from clingers_perception.quality import (CONSISTENT_CHANCE, ERROR, fit_confidence,
                                          LEVEL_NAMES, OK, QualityReport, residual_chance,
                                          WARN)
@@ -155,6 +155,29 @@ def test_pipeline_reports_every_frame_even_without_a_pose(sim_camera, led_target
     glare = np.full_like(black, 230)
     report = pipeline.process(_raw(glare), 0.4).quality
     assert report.level == WARN and 'saturated' in report.message
+
+
+@pytest.mark.parametrize('bits', [16, 12])
+def test_16_bit_frames_are_judged_black_or_glaring_on_the_8_bit_scale(sim_camera, led_target,
+                                                                      bits):
+    """A dark 16-bit frame is not 'saturated'; black and glare are told as for 8-bit frames."""
+    pipeline = LedPosePipeline(led_target, PipelineSettings(mono16_bits=bits))
+    pipeline.set_camera(sim_camera)
+    scale = 1 << (bits - 8)
+    shape = (sim_camera.height, sim_camera.width)
+    rng = np.random.default_rng(3)
+    dark = np.clip(6.0 + rng.normal(0.0, 1.5, shape), 0, 255) * scale
+    messages = {}
+    for name, pixels in (('dark', dark), ('black', np.full(shape, 0.4 * scale)),
+                         ('glare', np.full(shape, 230.0 * scale))):
+        pixels = pixels.astype(np.uint16)
+        raw = RawImage('mono16', shape[1], shape[0], 2 * shape[1], False, pixels.tobytes())
+        report = pipeline.process(raw, len(messages) / 30.0).quality
+        assert report.level == WARN
+        messages[name] = report.message
+    assert 'black' not in messages['dark'] and 'saturated' not in messages['dark']
+    assert 'black' in messages['black']
+    assert 'saturated' in messages['glare']
 
 
 def test_pipeline_report_with_a_pose(sim_camera, led_target, ir_renderer):
