@@ -46,8 +46,8 @@ from clingers_perception.evaluation import (band_of_range, measure_scenario_nois
                                             node_pipeline, RANGE_BANDS, select_scenarios,
                                             WRONG_ATTITUDE_DEG)
 from clingers_perception.ir_scene import IrSceneRenderer, random_distractors
-from clingers_perception.pose_estimation import solve_pose
-from clingers_perception.range_bands import scaled_for_camera, select_band
+from clingers_perception.pose_estimation import fitting_rivals, solve_pose
+from clingers_perception.range_bands import select_band
 from clingers_perception.transforms import rotation_angle_between
 import numpy as np
 
@@ -64,7 +64,6 @@ def frame_rows(scenario, run, min_range_m):
     camera, target = variant.camera(), variant.target()
     pipeline = node_pipeline(target)
     pipeline.set_camera(camera)
-    bands = scaled_for_camera(pipeline.settings.bands, camera.focal_length_px)
     renderer = IrSceneRenderer(camera, variant.scene_config())
     render_rng = np.random.default_rng([variant.seed, 0])
     distractor_rng = np.random.default_rng([variant.seed, 1])
@@ -79,7 +78,7 @@ def frame_rows(scenario, run, min_range_m):
             distractors = random_distractors(distractor_rng, camera, variant.distractors,
                                              avoid_px=camera.project(points))
         frame = renderer.render(points, distractors=distractors, rng=render_rng)
-        band = select_band(bands, range_m)
+        band = select_band(pipeline.bands, range_m)
         row = {'scenario': scenario.name, 'run': run, 'frame': index, 'range_m': range_m,
                'band': band_of_range(range_m), 'minima': 0}
         rows.append(row)
@@ -104,11 +103,10 @@ def frame_rows(scenario, run, min_range_m):
             mirror = next(c for i, c in enumerate(candidates) if i != true_index)
             row['mirror_rms_px'] = mirror.rms_px
             row['mirror_sq_px2'] = float(np.sum(mirror.residuals_px ** 2))
-            row['pipeline_ambiguous'] = bool(
-                mirror.rms_px <= band.max_reprojection_rms_px
-                and np.degrees(rotation_angle_between(mirror.rotation,
-                                                      candidates[true_index].rotation))
-                > pipeline.settings.coplanar_ambiguity_deg)
+            # The pipeline's own test, as it applies it when there is no track to choose.
+            row['pipeline_ambiguous'] = bool(fitting_rivals(
+                candidates, band.max_reprojection_rms_px,
+                np.radians(pipeline.settings.coplanar_ambiguity_deg))[1])
         row['prior_noise_px'] = band.centroid_noise_px
     return rows
 

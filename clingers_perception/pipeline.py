@@ -23,7 +23,8 @@ from clingers_perception.camera_model import CameraModel, CameraModelError
 from clingers_perception.frame_gaps import FrameGapCounter
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError, to_8bit
-from clingers_perception.pose_estimation import pose_covariance, PoseEstimate, solve_pose
+from clingers_perception.pose_estimation import (fitting_rivals, pose_covariance, PoseEstimate,
+                                                 solve_pose)
 from clingers_perception.quality import ERROR, fit_confidence, OK, QualityReport, WARN
 from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled_for_camera,
                                              select_band)
@@ -107,6 +108,11 @@ class LedPosePipeline:
         if new_target or new_bands:
             self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
         self._scale_bands()
+
+    @property
+    def bands(self):
+        """Return the detector bands in use: the settings' bands fitted to the camera."""
+        return self._bands
 
     def _scale_bands(self):
         """Fit the bands' area limits to the camera's focal length; keep the current band."""
@@ -273,13 +279,10 @@ class LedPosePipeline:
             reference = prior if prior is not None else match.pose
             candidates = solve_pose(self.camera, self.target.positions[seen], image_points,
                                     True, (reference.rvec, reference.tvec))
-        limit = self._band.max_reprojection_rms_px
-        fitting = [c for c in candidates if c.rms_px <= limit]
-        if not fitting:
+        best, rivals = fitting_rivals(candidates, self._band.max_reprojection_rms_px,
+                                      np.radians(self.settings.coplanar_ambiguity_deg))
+        if best is None:
             return None, 'pose refinement left residuals above the band limit'
-        best = fitting[0]
-        rivals = [c for c in fitting[1:] if rotation_angle_between(c.rotation, best.rotation)
-                  > np.radians(self.settings.coplanar_ambiguity_deg)]
         if rivals:
             if prior is None:
                 return None, 'coplanar pose ambiguity: two mirror poses fit, no track to choose'

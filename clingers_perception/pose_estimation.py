@@ -110,6 +110,21 @@ def solve_pose(camera, object_points, image_points, coplanar, prior=None):
     return _distinct(estimates)
 
 
+def fitting_rivals(candidates, limit_px, min_angle_rad):
+    """
+    Return (best, rivals) of solve_pose candidates that fit within `limit_px` RMS.
+
+    `best` is the best fitting one (None when none fits); `rivals` are the other fitting ones
+    turned more than `min_angle_rad` from it: a coplanar layout's mirror pose that fits too.
+    """
+    fitting = [c for c in candidates if c.rms_px <= limit_px]
+    if not fitting:
+        return None, []
+    best = fitting[0]
+    return best, [c for c in fitting[1:]
+                  if rotation_angle_between(c.rotation, best.rotation) > min_angle_rad]
+
+
 def p3p_poses(camera, object_points, image_points):
     """Return the (rvec, tvec) roots of P3P for three points that put them in front."""
     # AP3P: OpenCV 4.5's SOLVEPNP_P3P misses the true root for about one view in five.
