@@ -20,13 +20,16 @@ labels connected components, which gives the same blobs for a fraction of the co
 constraints of the current range band and share the sub-pixel placement of the LED
 (spot_centre): an intensity-weighted centroid for unsaturated spots, a circle through the rim
 of saturated ones, and for flare smears the circle through the rim away from the streak,
-because the smear extends to one side of the LED only and its centroid is not the LED.
+because the smear extends to one side of the LED only and its centroid is not the LED. A band
+with `fit_profile` then moves each saturated spot to the centre of radial symmetry of its flanks
+(radial_profile): less bias, more cost.
 """
 
 from dataclasses import dataclass
 import math
 
 from clingers_perception.image_decoding import to_8bit
+from clingers_perception.radial_profile import profile_centre, spot_disc
 from clingers_perception.spot_centre import (core_centre, elongation, is_saturated, rim_centre,
                                              SATURATION_LEVEL, spot_weights, weighted_centroid)
 import cv2
@@ -204,6 +207,11 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         else:
             centre = rim_centre(crop, mask) if saturated else None
             x, y = centre if centre is not None else weighted_centroid(crop, mask, spot)
+        if band.fit_profile and peak >= SATURATION_LEVEL \
+                and (saturated or is_saturated(crop, mask)):
+            radius, streak = spot_disc(crop, mask, shape, x, y)
+            x, y = profile_centre(roi, x0 + x, y0 + y, radius, streak)
+            x, y = x - x0, y - y0
         touches_roi = left == 0 or top == 0 or left + w == roi_w or top + h == roi_h
         blobs.append(Blob(
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),

@@ -66,6 +66,8 @@ _BAND_DESCRIPTIONS = {
     'locate_core': 'place the LED at the core of a saturated smear instead of its centroid',
     'centroid_noise_px': 'prior centroid noise (px at f 700 px, more below); refined by residuals',
     'max_reprojection_rms_px': 'largest reprojection RMS (px) of an accepted pose',
+    'fit_profile': 'place saturated spots by a radial-profile fit: a fraction of the bias, '
+                   '~0.25 ms more per saturated spot',
 }
 _BAND_RANGES = {
     'min_range_m': (0.0, 100.0), 'threshold_min': (0, 255), 'threshold_max': (0, 255),
@@ -81,7 +83,7 @@ def _band_specs():
         for field_name, field_type in BAND_FIELDS.items():
             low, high = _BAND_RANGES.get(field_name, (None, None))
             value = getattr(band, field_name)
-            default = bool(value) if field_name == 'locate_core' else \
+            default = bool(value) if field_type in ('bool', bool) else \
                 float(value) if field_type in ('float', float) else int(value)
             specs.append(ParameterSpec(f'bands.{band.name}.{field_name}', default,
                                        f'{band.name} band: {_BAND_DESCRIPTIONS[field_name]}',

@@ -43,6 +43,8 @@ class DetectorBand:
     locate_core: bool
     centroid_noise_px: float
     max_reprojection_rms_px: float
+    # Place saturated spots by radial_profile (more precise, several times the cost).
+    fit_profile: bool = False
 
 
 # Tuned on the rendered approach of the tests and the evaluation suite (see docs/evaluation.md):
