@@ -115,6 +115,8 @@ class Scenario:
     occluded_ranges_m: tuple = ()
     frame_rate_hz: float = 30.0
     seed: int = 0
+    # Node parameters other than the defaults, as (name, value) pairs.
+    parameters: tuple = ()
 
     def camera(self):
         """Return the simulated camera of this scenario."""
@@ -143,6 +145,9 @@ class Scenario:
             near <= range_m <= far for near, far in self.occluded_ranges_m)
 
 
+# The opt-in radial-profile placement of saturated spots, in the bands where spots saturate.
+PROFILE_FIT_PARAMETERS = (('bands.mid.fit_profile', True), ('bands.near.fit_profile', True))
+
 SCENARIOS = (
     Scenario('baseline', 'straight-in approach, 1280x1024, default (non-coplanar) layout'),
     Scenario('off_axis_30', 'docking face turned 30 deg from the line of sight, 0.4 m lateral '
@@ -160,6 +165,8 @@ SCENARIOS = (
     Scenario('vga', '640x480 camera', width=640, height=480, seed=10),
     Scenario('vga_distractors_10', '640x480 camera with 10 distractor spots per frame',
              width=640, height=480, distractors=10, seed=13),
+    Scenario('profile_fit', 'baseline with the mid and near bands placing saturated spots by '
+             'the radial-profile fit', parameters=PROFILE_FIT_PARAMETERS),
     Scenario('coplanar', 'coplanar layout (4 LEDs on the face)',
              led_positions=COPLANAR_LED_POSITIONS, seed=11),
     Scenario('coplanar_distractors_3', 'coplanar layout with 3 distractor spots per frame',
@@ -242,10 +249,18 @@ def nees(error, covariance):
         return math.nan
 
 
-def node_pipeline(target):
-    """Return a LedPosePipeline with the node's default parameters for `target`."""
+def node_pipeline(target, parameters=()):
+    """
+    Return a LedPosePipeline with the node's parameters for `target`: defaults but `parameters`.
+
+    `parameters` are (name, value) pairs of node parameters; an unknown name raises ValueError.
+    """
     values = default_values()
     values['led_positions'] = [float(v) for v in target.positions.reshape(-1)]
+    unknown = [name for name, _ in parameters if name not in values]
+    if unknown:
+        raise ValueError(f"unknown node parameter(s) {', '.join(unknown)}")
+    values.update(parameters)
     config = build_config(values)
     return LedPosePipeline(config.target, config.settings)
 
@@ -258,7 +273,7 @@ def measure_scenario_noise(scenario, poses=6, repeats=12):
     """
     camera, target = scenario.camera(), scenario.target()
     renderer = IrSceneRenderer(camera, scenario.scene_config())
-    settings = node_pipeline(target).settings
+    settings = node_pipeline(target, scenario.parameters).settings
     detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
     rng = np.random.default_rng([scenario.seed, 2])
     everything = approach_poses(scenario.approach())
@@ -287,7 +302,7 @@ def run_scenario(scenario, centroid_noise=None, on_frame=None):
         centroid_noise = measure_scenario_noise(scenario)
     camera, target = scenario.camera(), scenario.target()
     renderer = IrSceneRenderer(camera, scenario.scene_config())
-    pipeline = node_pipeline(target)
+    pipeline = node_pipeline(target, scenario.parameters)
     pipeline.set_camera(camera)
     seed = SeedPipeline(target, camera)
     render_rng = np.random.default_rng([scenario.seed, 0])

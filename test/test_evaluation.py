@@ -162,6 +162,16 @@ def test_scenarios_cover_the_suite_and_run_the_node_configuration():
     assert occlusion.occluded(1.3) and not occlusion.occluded(2.0)
 
 
+def test_a_scenario_runs_the_node_with_its_parameters():
+    """profile_fit sets fit_profile in the mid and near bands; a misspelt name is refused."""
+    scenario = next(s for s in SCENARIOS if s.name == 'profile_fit')
+    bands = node_pipeline(TARGET, scenario.parameters).settings.bands
+    assert [band.fit_profile for band in bands] == [False, True, True]
+    assert not any(band.fit_profile for band in node_pipeline(TARGET).settings.bands)
+    with pytest.raises(ValueError, match='bands.near.fit_profiles'):
+        node_pipeline(TARGET, (('bands.near.fit_profiles', True),))
+
+
 def test_seed_finds_a_clean_pose_and_fails_where_the_prototype_did():
     renderer = IrSceneRenderer(CAMERA, IrSceneConfig())
     seed = SeedPipeline(TARGET, CAMERA)
