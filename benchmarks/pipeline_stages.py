@@ -48,6 +48,7 @@ from clingers_perception.ir_scene import (default_sim_camera, IrSceneRenderer,
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
+from clingers_perception.range_bands import BAND_NAMES, DEFAULT_BANDS, with_field
 from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
                                                  range_message, raw_image, stamp_seconds)
 from clingers_perception.seed_pipeline import SeedPipeline
@@ -168,8 +169,11 @@ def pipeline_settings(args, confirm_frames=TrackingSettings().confirm_frames):
                                   max_hypotheses=args.max_hypotheses)
     tracking = TrackingSettings(confirm_frames=confirm_frames,
                                 window_margin_px=args.window_margin_px)
+    bands = DEFAULT_BANDS
+    for name in args.fit_profile:
+        bands = with_field(bands, name, 'fit_profile', True)
     return PipelineSettings(detector_backend=args.backend, identification=limits,
-                            tracking=tracking)
+                            tracking=tracking, bands=bands)
 
 
 def warm_up(target, settings, camera, seed, rendered, frames=3):
@@ -259,6 +263,9 @@ def main(argv=None):
                         default=IdentificationLimits().max_hypotheses)
     parser.add_argument('--window-margin-px', type=float,
                         default=TrackingSettings().window_margin_px)
+    parser.add_argument('--fit-profile', nargs='*', default=[], choices=BAND_NAMES,
+                        help='bands that place saturated spots by the radial-profile fit '
+                        '(bands.<band>.fit_profile; default none, as the node)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cv-threads', type=int, default=None,
                         help='cv2.setNumThreads (default: leave OpenCV as the node does)')
@@ -299,6 +306,7 @@ def main(argv=None):
           f'cv2 threads {cv2.getNumThreads()}')
     print(f'Settings: detector_backend {args.backend}, max_candidates {args.max_candidates}, '
           f'max_hypotheses {args.max_hypotheses}, window_margin_px {args.window_margin_px:g}, '
+          f'fit_profile in {", ".join(args.fit_profile) or "no band"}, '
           f'heap tuned as in perception_node: {"yes" if heap_tuned else "no"}, tracking '
           f'{"in separate passes" if args.separate else "interleaved with the seed"}')
     print(f'Load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/'
