@@ -146,7 +146,9 @@ class Scenario:
 
 
 # The opt-in radial-profile placement of saturated spots, in the bands where spots saturate.
-PROFILE_FIT_PARAMETERS = (('bands.mid.fit_profile', True), ('bands.near.fit_profile', True))
+PROFILE_FIT_PARAMETERS = (('bands.mid.fit_profile', True), ('bands.near.fit_profile', True),
+                          ('bands.mid.centroid_noise_px', 0.025),
+                          ('bands.near.centroid_noise_px', 0.025))
 
 SCENARIOS = (
     Scenario('baseline', 'straight-in approach, 1280x1024, default (non-coplanar) layout'),

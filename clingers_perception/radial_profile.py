@@ -50,6 +50,9 @@ STREAK_OFFSET_PX = 0.5
 STREAK_CONE_COS = 0.5
 # A sector is a streak when its mean residual exceeds the rest's by this many standard errors.
 STREAK_SIGNIFICANCE = 3.0
+# Pixels further from the profile than this many robust standard deviations are left out.
+OUTLIER_SIGMAS = 5.0
+MAD_TO_SIGMA = 1.4826
 # Gauss-Newton steps at most, and a step (px) small enough that the next would be
 # negligible (the steps shrink about quadratically).
 MAX_STEPS = 6
@@ -105,7 +108,6 @@ def profile_centre(image, x, y, radius, streak=None):
     values = patch[rows[keep], cols[keep]].astype(np.float64)
     points = np.stack([px[keep], py[keep]], axis=1)
     used = np.ones(values.size)
-    looked_for_streak = streak is not None
     centre = np.zeros(2)
     for count in range(MAX_STEPS):
         offsets = points - centre
@@ -114,13 +116,13 @@ def profile_centre(image, x, y, radius, streak=None):
         step, residual = _centre_step(rho, unit, values, used)
         if step is None:
             return x, y
-        if not looked_for_streak and count > 0:
-            # Only once the centre has moved onto the disc: the residuals of a profile about
-            # a centre that is off show a bright side too.
-            looked_for_streak = True
-            cone = _streak_sector(unit, residual)
-            if cone is not None:
-                used = (~cone).astype(np.float64)
+        if count == 1:
+            # Only once the centre has moved onto the disc (the residuals of a profile about a
+            # centre that is off show a bright side too): leave out a streak the caller did
+            # not name, and pixels no radial profile explains (a neighbouring spot).
+            screened = _screened(unit, residual, used, streak is None)
+            if screened is not None:
+                used = screened
                 continue
         centre += step
         if math.hypot(*step) < CONVERGED_PX:
@@ -178,6 +180,22 @@ def _second_difference_normal(knots):
         second = np.diff(np.eye(knots), 2, axis=0)
         cached = _SECOND_DIFFERENCES[knots] = second.T @ second
     return cached
+
+
+def _screened(unit, residual, used, find_streak):
+    """Return the weights without a streak's sector and outlying pixels; None if none."""
+    kept = used > 0.0
+    if find_streak:
+        cone = _streak_sector(unit, residual)
+        if cone is not None:
+            kept &= ~cone
+    deviation = np.abs(residual - np.median(residual[kept]))
+    spread = MAD_TO_SIGMA * float(np.median(deviation[kept]))
+    kept &= deviation <= OUTLIER_SIGMAS * spread
+    if np.count_nonzero(kept) == np.count_nonzero(used) or \
+            np.count_nonzero(kept) < MIN_FLANK_PX:
+        return None
+    return kept.astype(np.float64)
 
 
 def _streak_sector(unit, residual):
