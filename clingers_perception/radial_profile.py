@@ -46,8 +46,10 @@ FLANK_FLOOR = 0.04
 MIN_FLANK_PX = 20
 # A spot centroid this far (px) from the LED says on which side the streak is.
 STREAK_OFFSET_PX = 0.5
-# Pixels within this angle (cosine) of the streak's direction are left out.
+# Pixels within this angle (cosine) of the streak's direction are left out, and on its side
+# those this close (px) to its band, which its blurred edges reach.
 STREAK_CONE_COS = 0.5
+STREAK_MARGIN_PX = 2.0
 # A sector is a streak when its mean residual exceeds the rest's by this many standard errors.
 STREAK_SIGNIFICANCE = 3.0
 # Pixels further from the profile than this many robust standard deviations are left out.
@@ -63,19 +65,26 @@ def spot_disc(crop, mask, moments, x, y):
     """
     Return (radius, streak) of the clipped disc of a saturated spot placed at (x, y) in `crop`.
 
-    `moments` are the binary moments of `mask`. `streak` is the direction (dx, dy) from the LED
-    to the spot's centroid when a streak has moved the centroid off the LED, else None;
-    `radius` is the farthest clipped pixel from the LED outside the streak's side.
+    `moments` are the binary moments of `mask`. `streak` is (dx, dy, half_width) when a streak
+    has moved the spot's centroid off the LED: its direction from the LED and the largest
+    distance of the mask from its axis beyond the disc; else None. `radius` is the farthest
+    clipped pixel from the LED outside the streak's side.
     """
     offset = (moments['m10'] / moments['m00'] - x, moments['m01'] / moments['m00'] - y)
-    streak = offset if math.hypot(*offset) > STREAK_OFFSET_PX else None
+    length = math.hypot(*offset)
     rows, cols = np.nonzero((crop >= SATURATION_LEVEL) & (mask > 0))
     dx, dy = cols - x, rows - y
     distance = np.hypot(dx, dy)
-    if streak is not None:
-        away = dx * streak[0] + dy * streak[1] < STREAK_CONE_COS * math.hypot(*streak) * distance
-        distance = distance[away]
-    return float(distance.max(initial=1.0)), streak
+    if length <= STREAK_OFFSET_PX:
+        return float(distance.max(initial=1.0)), None
+    ux, uy = offset[0] / length, offset[1] / length
+    away = dx * ux + dy * uy < STREAK_CONE_COS * distance
+    radius = float(distance[away].max(initial=1.0))
+    rows, cols = np.nonzero(mask)
+    along = (cols - x) * ux + (rows - y) * uy
+    across = np.abs((rows - y) * ux - (cols - x) * uy)
+    half_width = float(across[along > radius + 1.0].max(initial=0.0))
+    return radius, (ux, uy, half_width)
 
 
 def profile_centre(image, x, y, radius, streak=None):
@@ -83,8 +92,8 @@ def profile_centre(image, x, y, radius, streak=None):
     Return (x, y) of the centre of radial symmetry of a saturated spot's flanks in `image`.
 
     (x, y) is where to start (within a pixel or so), `radius` that of the clipped disc (px) and
-    `streak` a direction (dx, dy) to leave out, or None to look for one in the residuals. The
-    start is returned when too few flank pixels are found.
+    `streak` the (dx, dy, half_width) of a streak to leave out (spot_disc), or None to look for
+    one in the residuals. The start is returned when too few flank pixels are found.
     """
     reach = radius + FLANK_REACH_PX
     x0, y0 = max(0, int(x - reach)), max(0, int(y - reach))
@@ -101,8 +110,11 @@ def profile_centre(image, x, y, radius, streak=None):
     distance = np.hypot(px, py)
     keep = distance < reach
     if streak is not None:
-        keep &= px * streak[0] + py * streak[1] \
-            < STREAK_CONE_COS * math.hypot(*streak) * distance
+        ux, uy, half_width = streak
+        along = px * ux + py * uy
+        # The streak's side within the cone, and its band however wide it is next to the disc.
+        keep &= (along < STREAK_CONE_COS * distance) & (
+            (along <= 0.0) | (np.abs(py * ux - px * uy) > half_width + STREAK_MARGIN_PX))
     if np.count_nonzero(keep) < MIN_FLANK_PX:
         return x, y
     values = patch[rows[keep], cols[keep]].astype(np.float64)

@@ -70,6 +70,8 @@ def test_a_streak_named_by_the_caller_is_left_out():
     # The centroid of the smear lies out along the streak: that says which side it is.
     assert streak is not None
     assert math.degrees(math.atan2(streak[1], streak[0])) == pytest.approx(30.0, abs=10.0)
+    # Half the width of the clipped part of the streak beyond the disc.
+    assert 1.0 < streak[2] < 6.0
     assert radius == pytest.approx(12.0, abs=1.5)
     x, y = profile_centre(image, *start, radius, streak)
     assert math.hypot(x - centre[0], y - centre[1]) < 0.01
