@@ -67,7 +67,7 @@ _BAND_DESCRIPTIONS = {
     'centroid_noise_px': 'prior centroid noise (px at f 700 px, more below); refined by residuals',
     'max_reprojection_rms_px': 'largest reprojection RMS (px) of an accepted pose',
     'fit_profile': 'place saturated spots by a radial-profile fit: a fraction of the bias, '
-                   '~0.25 ms more per saturated spot',
+                   '~0.3 ms more per saturated spot',
 }
 _BAND_RANGES = {
     'min_range_m': (0.0, 100.0), 'threshold_min': (0, 255), 'threshold_max': (0, 255),
