@@ -21,8 +21,9 @@ how much of the flanks the detector's mask lets it see, shift the circle by 0.01
 several times the centroid noise of a large spot (benchmarks/spot_centre_bias.py). Fitting the
 centre together with a free radial profile (linear between knots PROFILE_KNOT_PX apart, lightly
 smoothed) to every flank pixel, at its exact position, interpolates nothing and needs no shape
-of the profile. The side of a flare streak is left out: the side the spot's centroid lies on
-when the streak moves it, else the sector that the fitted profile leaves clearly too bright.
+of the profile. A flare streak is left out: when it moves the spot's centroid off the LED, a
+cone about its direction and its band next to the disc; else the sector that the fitted profile
+leaves clearly too bright. So are pixels that no radial profile explains (a neighbouring spot).
 
 It costs several times the rim circle (tenths of a millisecond per spot in NumPy), so a band
 uses it only when its `fit_profile` is set.
@@ -137,7 +138,7 @@ def profile_centre(image, x, y, radius, streak=None):
                 used = screened
                 continue
         centre += step
-        if math.hypot(*step) < CONVERGED_PX:
+        if count > 0 and math.hypot(*step) < CONVERGED_PX:
             break
     return x + float(centre[0]), y + float(centre[1])
 
