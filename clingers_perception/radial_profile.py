@@ -43,8 +43,12 @@ PROFILE_SMOOTHING = 1e-3
 FLANK_REACH_PX = 8.0
 # Flank pixels start this fraction of the way from the background to full scale.
 FLANK_FLOOR = 0.04
-# Fewer flank pixels than this do not constrain a profile and a centre.
+# Fewer flank pixels than this do not constrain a profile and a centre; more, or a profile
+# longer than this many knots, is glare, not an LED's flank: the start is kept, and the cost of
+# the dense solve bounded.
 MIN_FLANK_PX = 20
+MAX_FLANK_PX = 8000
+MAX_KNOTS = 160
 # A spot centroid this far (px) from the LED says on which side the streak is.
 STREAK_OFFSET_PX = 0.5
 # Pixels within this angle (cosine) of the streak's direction are left out, and on its side
@@ -116,7 +120,7 @@ def profile_centre(image, x, y, radius, streak=None):
         # The streak's side within the cone, and its band however wide it is next to the disc.
         keep &= (along < STREAK_CONE_COS * distance) & (
             (along <= 0.0) | (np.abs(py * ux - px * uy) > half_width + STREAK_MARGIN_PX))
-    if np.count_nonzero(keep) < MIN_FLANK_PX:
+    if not MIN_FLANK_PX <= np.count_nonzero(keep) <= MAX_FLANK_PX:
         return x, y
     values = patch[rows[keep], cols[keep]].astype(np.float64)
     points = np.stack([px[keep], py[keep]], axis=1)
@@ -150,10 +154,12 @@ def _centre_step(rho, unit, values, used):
     The profile is linear in its knot values, so for each centre it is solved for exactly, and
     the centre's step allows for how the profile follows it (variable projection): a few steps
     converge where alternating between profile and centre crawls. (None, None) when the pixels
-    do not constrain the centre.
+    do not constrain the centre or spread over more than MAX_KNOTS knots.
     """
     start = float(rho.min())
     knots = int((float(rho.max()) - start) / PROFILE_KNOT_PX) + 2
+    if knots > MAX_KNOTS:
+        return None, None
     position = (rho - start) * (1.0 / PROFILE_KNOT_PX)
     index = np.minimum(position.astype(np.intp), knots - 2)
     fraction = position - index
@@ -184,6 +190,8 @@ def _centre_step(rho, unit, values, used):
 
 
 _SECOND_DIFFERENCES = {}
+# Profiles up to this many knots (all an LED's flank needs) keep their D^T D.
+_CACHED_KNOTS = 64
 
 
 def _second_difference_normal(knots):
@@ -191,7 +199,9 @@ def _second_difference_normal(knots):
     cached = _SECOND_DIFFERENCES.get(knots)
     if cached is None:
         second = np.diff(np.eye(knots), 2, axis=0)
-        cached = _SECOND_DIFFERENCES[knots] = second.T @ second
+        cached = second.T @ second
+        if knots <= _CACHED_KNOTS:
+            _SECOND_DIFFERENCES[knots] = cached
     return cached
 
 

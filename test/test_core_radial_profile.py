@@ -15,8 +15,10 @@
 """Tests of radial_profile on synthetic clipped spots whose centre is known exactly."""
 
 import math
+import time
 
-from clingers_perception.radial_profile import profile_centre, spot_disc
+from clingers_perception.radial_profile import MAX_KNOTS, profile_centre, PROFILE_KNOT_PX, \
+    spot_disc
 import cv2
 import numpy as np
 import pytest
@@ -100,3 +102,22 @@ def test_too_few_flank_pixels_leave_the_start():
     start = (48.3, 47.6)
     assert profile_centre(np.full((SIZE, SIZE), 255, np.uint8), *start, 12.0) == start
     assert profile_centre(np.zeros((SIZE, SIZE), np.uint8), *start, 12.0) == start
+
+
+def test_glare_keeps_the_start_and_costs_little():
+    """
+    A large glare is no LED flank: the start comes back, without a huge dense solve.
+
+    A clipped ring 300 px across with a bright interior has tens of thousands of unclipped
+    pixels; with a dark interior and faint rings inside, a profile longer than MAX_KNOTS knots.
+    """
+    rows, cols = np.mgrid[0:400, 0:400].astype(np.float64)
+    rho = np.hypot(cols - 200.3, rows - 199.6)
+    for interior in (150.0, 10.0):
+        image = np.where((rho > 150.0) & (rho < 160.0), 255.0,
+                         np.where(rho <= 150.0, interior, 8.0))
+        image[(np.abs(rho - 40.0) < 0.5) | (np.abs(rho - 100.0) < 0.5)] = 120.0
+        started = time.perf_counter()
+        assert profile_centre(image.astype(np.uint8), 200.0, 200.0, 160.0) == (200.0, 200.0)
+        assert time.perf_counter() - started < 0.5
+    assert (100.0 - 40.0) / PROFILE_KNOT_PX > MAX_KNOTS
