@@ -15,17 +15,22 @@
 """What every node of the package does the same way: validated parameters and its main()."""
 
 import os
+import signal
+import threading
 
 from clingers_perception.ros_conversions import parameter_descriptor
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 
 # Names the executor nodes spin in (see _executor).
 EXECUTOR_VARIABLE = 'CLINGERS_EXECUTOR'
 # How long a node's spin waits for work before it checks for shutdown again.
 SPIN_TIMEOUT_S = 0.5
+# The signals that stop a node.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ValidatedParameters:
@@ -70,8 +75,19 @@ class ValidatedParameters:
 
 
 def run_node(node_class, args=None):
-    """Init, construct, spin until shutdown and clean up; refuse invalid parameters plainly."""
-    rclpy.init(args=args)
+    """
+    Init, construct, spin until a stop signal or shutdown, clean up; refuse bad parameters plainly.
+
+    rclpy's own signal handlers raise KeyboardInterrupt wherever Python happens to run when the
+    signal lands, and that can be inside the EventsExecutor while it registers a node's
+    callbacks: the callback is then never torn down, and the process aborts at exit
+    ("Destroying callback manager with callbacks remaining"). Here a stop signal only asks the
+    spin loop to end; the context is shut down on the way out.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for number in STOP_SIGNALS:
+        signal.signal(number, lambda *_: stop.set())
     node = executor = None
     try:
         # First: a wrong CLINGERS_EXECUTOR is refused before any node is built.
@@ -83,16 +99,12 @@ def run_node(node_class, args=None):
             rclpy.logging.get_logger(node_class.__name__).fatal(f'invalid parameters: {error}')
             raise SystemExit(1)
         executor.add_node(node)
-        while rclpy.ok():
+        while rclpy.ok() and not stop.is_set():
             # With a timeout: EventsExecutor.spin_once() without one can miss the shutdown.
             executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
     except (KeyboardInterrupt, ExternalShutdownException):
+        # A signal before the handlers above are in place, or a context shut down elsewhere.
         pass
-    except Exception:  # noqa: B902
-        # A signal can land inside an rclpy call, which then raises from the binding once the
-        # context is shut down: no fault. While the context is up, it is a real error.
-        if rclpy.ok():
-            raise
     finally:
         if executor is not None:
             executor.shutdown()
