@@ -124,7 +124,7 @@ def profile_centre(image, x, y, radius, streak=None):
         return x, y
     values = patch[rows[keep], cols[keep]].astype(np.float64)
     points = np.stack([px[keep], py[keep]], axis=1)
-    used = np.ones(values.size)
+    used = np.ones(values.size, dtype=bool)
     centre = np.zeros(2)
     for count in range(MAX_STEPS):
         offsets = points - centre
@@ -206,8 +206,8 @@ def _second_difference_normal(knots):
 
 
 def _screened(unit, residual, used, find_streak):
-    """Return the weights without a streak's sector and outlying pixels; None if none."""
-    kept = used > 0.0
+    """Return `used` without a streak's sector and outlying pixels; None if none are left out."""
+    kept = used.copy()
     if find_streak:
         cone = _streak_sector(unit, residual)
         if cone is not None:
@@ -218,7 +218,7 @@ def _screened(unit, residual, used, find_streak):
     if np.count_nonzero(kept) == np.count_nonzero(used) or \
             np.count_nonzero(kept) < MIN_FLANK_PX:
         return None
-    return kept.astype(np.float64)
+    return kept
 
 
 def _streak_sector(unit, residual):
