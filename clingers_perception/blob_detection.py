@@ -110,10 +110,13 @@ class BlobDetector:
         return _without_duplicates(blobs) if len(windows) > 1 else blobs
 
     def _simple_blobs(self, roi, band, window, image_size):
-        detector = self._simple_blob_detectors.get(band)
-        if detector is None:
-            detector = cv2.SimpleBlobDetector_create(_simple_blob_params(band))
-            self._simple_blob_detectors[band] = detector
+        # One detector per band name, made again only when that band's constraints change
+        # (new parameters, or area limits scaled to a new calibration).
+        cached = self._simple_blob_detectors.get(band.name)
+        if cached is None or cached[0] != band:
+            cached = band, cv2.SimpleBlobDetector_create(_simple_blob_params(band))
+            self._simple_blob_detectors[band.name] = cached
+        detector = cached[1]
         blobs = []
         for keypoint in detector.detect(roi):
             x, y = keypoint.pt
@@ -133,8 +136,12 @@ class BlobDetector:
 
 def _simple_blob_params(band):
     params = cv2.SimpleBlobDetector_Params()
+    # SimpleBlobDetector binarises at min, min + step, ... below max; a band whose range holds
+    # one threshold or none (min == max) is searched at threshold_min alone.
+    thresholds = max(1, math.ceil((band.threshold_max - band.threshold_min)
+                                  / band.threshold_step))
     params.minThreshold = float(band.threshold_min)
-    params.maxThreshold = float(band.threshold_max)
+    params.maxThreshold = float(band.threshold_min + thresholds * band.threshold_step)
     params.thresholdStep = float(band.threshold_step)
     params.filterByColor = True
     params.blobColor = 255
@@ -152,7 +159,8 @@ def _simple_blob_params(band):
     if params.filterByConvexity:
         params.minConvexity = float(band.min_convexity)
     params.minDistBetweenBlobs = 2.0
-    params.minRepeatability = 2
+    # A spot must be seen at two thresholds where there are two: one noisy level is not enough.
+    params.minRepeatability = min(2, thresholds)
     return params
 
 

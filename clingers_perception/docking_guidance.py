@@ -43,7 +43,7 @@ from dataclasses import dataclass, fields
 import math
 
 from clingers_perception.approach_trajectory import FACING_ROTATION
-from clingers_perception.parameters import ParameterSpec
+from clingers_perception.parameters import check_values, ParameterSpec
 from clingers_perception.transforms import rotation_matrix, rotation_vector
 import numpy as np
 
@@ -134,10 +134,7 @@ GUIDANCE_PARAMETER_SPECS = tuple(
 
 def settings_from_values(values):
     """Return GuidanceSettings from {parameter name: value}; ValueError says what is wrong."""
-    for spec in GUIDANCE_PARAMETER_SPECS:
-        value = values[spec.name]
-        if not spec.low <= value <= spec.high:
-            raise ValueError(f'{spec.name} = {value} is outside [{spec.low}, {spec.high}]')
+    check_values(values, {spec.name: spec for spec in GUIDANCE_PARAMETER_SPECS})
     settings = GuidanceSettings(**{f.name: values[f.name] for f in fields(GuidanceSettings)})
     if settings.min_closing_speed > settings.max_closing_speed:
         raise ValueError('min_closing_speed must not exceed max_closing_speed')
@@ -217,13 +214,30 @@ class DockingGuidance:
         self._envelope_frames = 0
 
     def update_pose(self, stamp_s, rotation, translation):
-        """Take a target_pose: the target's (R, t) in the camera optical frame."""
-        self._pose = _Stamped(stamp_s, (np.asarray(rotation, dtype=np.float64),
-                                        np.asarray(translation, dtype=np.float64)))
+        """
+        Take a target_pose: the target's (R, t) in the camera optical frame.
+
+        Return False, keeping the last pose, when it holds NaN or inf (a zero quaternion
+        gives a NaN rotation): steering on it would command NaN velocities.
+        """
+        rotation = np.asarray(rotation, dtype=np.float64)
+        translation = np.asarray(translation, dtype=np.float64)
+        if not (np.all(np.isfinite(rotation)) and np.all(np.isfinite(translation))):
+            return False
+        self._pose = _Stamped(stamp_s, (rotation, translation))
+        return True
 
     def update_range(self, stamp_s, range_m):
-        """Take a target_range: distance from the camera centre to the target origin."""
+        """
+        Take a target_range: distance from the camera centre to the target origin.
+
+        Return False, keeping the last range, when it is not finite (REP 117's +inf for
+        nothing detected, or NaN).
+        """
+        if not math.isfinite(range_m):
+            return False
         self._range = _Stamped(stamp_s, float(range_m))
+        return True
 
     def update_quality(self, stamp_s, level, state, confidence):
         """Take a detection_quality status: its level (0 = OK), `state` and `confidence`."""

@@ -57,9 +57,13 @@ class DockingGuidanceNode(Node):
         self._phase = None
 
     def _on_pose(self, msg):
+        if not self.guidance.update_pose(stamp_seconds(msg.header.stamp),
+                                         *pose_from_message(msg.pose.pose)):
+            self.get_logger().warning(
+                'target_pose with NaN or inf (or a zero quaternion) ignored',
+                throttle_duration_sec=5.0)
+            return
         self._frame_id = msg.header.frame_id
-        self.guidance.update_pose(stamp_seconds(msg.header.stamp),
-                                  *pose_from_message(msg.pose.pose))
 
     def _on_range(self, msg):
         self.guidance.update_range(stamp_seconds(msg.header.stamp), msg.range)

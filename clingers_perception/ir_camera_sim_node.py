@@ -32,7 +32,7 @@ from clingers_perception.docking_guidance import apply_twist
 from clingers_perception.ir_scene import (default_sim_camera, IrSceneConfig, IrSceneRenderer,
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget, LedTargetError
-from clingers_perception.parameters import ParameterSpec
+from clingers_perception.parameters import check_values, ParameterSpec
 from clingers_perception.ros_conversions import camera_info_message
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.transforms import quaternion_from_matrix
@@ -114,12 +114,7 @@ class SimSetup:
 
 def build_sim_setup(values):
     """Return the SimSetup of {parameter name: value}; ValueError says what is wrong."""
-    for name, value in values.items():
-        spec = _SPECS[name]
-        if spec.choices is not None and value not in spec.choices:
-            raise ValueError(f"{name} must be one of {', '.join(spec.choices)}, not '{value}'")
-        if spec.low is not None and not spec.low <= value <= spec.high:
-            raise ValueError(f'{name} = {value} is outside [{spec.low}, {spec.high}]')
+    check_values(values, _SPECS)
     width, height = values['width'], values['height']
     if not values['frame_id']:
         raise ValueError('frame_id must not be empty')
@@ -210,14 +205,19 @@ class IrCameraSimNode(Node):
 
     def _on_cmd_vel(self, msg):
         if msg.header.frame_id and msg.header.frame_id != self._frame_id:
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"cmd_vel in frame '{msg.header.frame_id}' ignored: commands are in "
                 f"'{self._frame_id}'", throttle_duration_sec=5.0)
             return
         twist = msg.twist
-        self._command = (np.array([twist.linear.x, twist.linear.y, twist.linear.z]),
-                         np.array([twist.angular.x, twist.angular.y, twist.angular.z]),
-                         self.get_clock().now().nanoseconds * 1e-9)
+        linear = np.array([twist.linear.x, twist.linear.y, twist.linear.z])
+        angular = np.array([twist.angular.x, twist.angular.y, twist.angular.z])
+        if not (np.all(np.isfinite(linear)) and np.all(np.isfinite(angular))):
+            # Integrated once, a NaN would be the chaser's pose from then on: stop instead.
+            self.get_logger().warning('cmd_vel with NaN or inf: the chaser stops',
+                                      throttle_duration_sec=5.0)
+            linear, angular = np.zeros(3), np.zeros(3)
+        self._command = (linear, angular, self.get_clock().now().nanoseconds * 1e-9)
 
     def _on_frame(self):
         if self._validated_parameters.pending:

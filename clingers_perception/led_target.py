@@ -33,6 +33,9 @@ DEFAULT_LED_POSITIONS = (
 # A layout is flat when its points lie within this distance (metres, RMS) of a plane.
 COPLANAR_TOLERANCE_M = 1e-4
 MIN_LED_SEPARATION_M = 1e-3
+# No LED of a docking target is further than this from its origin: a larger value is in the
+# wrong unit (millimetres) or a typing error.
+MAX_LED_DISTANCE_M = 10.0
 
 
 class LedTargetError(ValueError):
@@ -63,6 +66,11 @@ class LedTarget:
             raise LedTargetError(f'at least 4 LEDs are needed, got {points.shape[0]}')
         if not np.all(np.isfinite(points)):
             raise LedTargetError('led_positions holds NaN or inf')
+        reach = np.linalg.norm(points, axis=1)
+        if reach.max() > MAX_LED_DISTANCE_M:
+            raise LedTargetError(
+                f'LED {int(np.argmax(reach)) + 1} is {reach.max():g} m from the target origin, '
+                f'more than {MAX_LED_DISTANCE_M:g} m (led_positions are in metres)')
         distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
         np.fill_diagonal(distances, np.inf)
         i, j = np.unravel_index(np.argmin(distances), distances.shape)

@@ -133,7 +133,7 @@ PARAMETER_SPECS = tuple([
                   'frames without a pose before TRACKING becomes LOST', 0, 1000),
     ParameterSpec('max_prediction_gap_s', _TRACKING.max_prediction_gap_s,
                   'longest gap (s) over which the motion prediction is trusted; a longer one '
-                  'makes the track LOST', 0.0, 10.0),
+                  'makes the track LOST (keep it above two frame periods)', 0.1, 10.0),
     ParameterSpec('window_margin_px', _TRACKING.window_margin_px,
                   'margin (px) around each predicted LED spot searched while tracking',
                   2.0, 500.0),
@@ -150,16 +150,26 @@ def default_values():
     return {spec.name: spec.default for spec in PARAMETER_SPECS}
 
 
-def build_config(values):
-    """Turn {name: value} into a NodeConfig; raise ValueError with a reason a person can use."""
+def check_values(values, specs):
+    """
+    Refuse with ValueError a value of `values` outside its spec's choices or range.
+
+    `specs` maps names to ParameterSpecs; a name without one (rclpy's use_sim_time) is not
+    checked here.
+    """
     for name, value in values.items():
-        spec = SPEC_BY_NAME.get(name)
+        spec = specs.get(name)
         if spec is None:
             continue
         if spec.choices is not None and value not in spec.choices:
             raise ValueError(f"{name} must be one of {', '.join(spec.choices)}, not '{value}'")
         if spec.low is not None and not spec.low <= value <= spec.high:
             raise ValueError(f'{name} = {value} is outside [{spec.low}, {spec.high}]')
+
+
+def build_config(values):
+    """Turn {name: value} into a NodeConfig; raise ValueError with a reason a person can use."""
+    check_values(values, SPEC_BY_NAME)
     try:
         target = LedTarget.from_flat(values['led_positions'])
     except LedTargetError as error:
@@ -188,6 +198,9 @@ def build_config(values):
         max_image_bytes=values['max_image_bytes'], bands=bands,
         band_hysteresis=values['band_hysteresis'], identification=limits, tracking=tracking,
         coplanar_ambiguity_deg=values['coplanar_ambiguity_deg'])
-    if not values['target_frame']:
-        raise ValueError('target_frame must not be empty')
-    return NodeConfig(target, settings, values['target_frame'], values['image_is_rectified'])
+    frame = values['target_frame']
+    if not frame or frame.startswith('/') or any(c.isspace() for c in frame):
+        # tf2 refuses such frame ids.
+        raise ValueError(f"target_frame '{frame}' must be a non-empty name without a leading "
+                         "'/' or spaces")
+    return NodeConfig(target, settings, frame, values['image_is_rectified'])

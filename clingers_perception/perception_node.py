@@ -17,7 +17,6 @@
 from clingers_perception.heap_tuning import keep_frame_buffers_in_heap
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
-from clingers_perception.quality import ERROR, QualityReport
 from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
                                                  range_message, raw_image, stamp_seconds)
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
@@ -45,6 +44,8 @@ class PerceptionNode(Node):
         self._config = self._validated_parameters.build()
         self._pipeline = LedPosePipeline(self._config.target, self._config.settings)
         self._camera_info_error = None
+        # The last camera_info, and what was parsed of it: parsed again only when it changes.
+        self._camera_info = None
         self._calibration = None
         self.frames_in = 0
         self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, 'target_pose',
@@ -66,6 +67,7 @@ class PerceptionNode(Node):
             f'the {self._config.settings.detector_backend} detector')
 
     def _on_camera_info(self, msg):
+        self._camera_info = msg
         # Drivers repeat the same calibration with every frame: only a change is parsed.
         calibration = (msg.width, msg.height, msg.distortion_model, tuple(msg.d), tuple(msg.k),
                        tuple(msg.p), self._config.image_is_rectified)
@@ -81,18 +83,15 @@ class PerceptionNode(Node):
 
     def _on_image(self, msg):
         self.frames_in += 1
-        if self._validated_parameters.pending:
-            self._config = self._validated_parameters.build()
-            self._pipeline.configure(self._config.target, self._config.settings)
+        stamp = stamp_seconds(msg.header.stamp)
         try:
-            result = self._pipeline.process(raw_image(msg), stamp_seconds(msg.header.stamp))
-            quality = result.quality
+            if self._validated_parameters.pending:
+                self._apply_parameters()
+            result = self._pipeline.process(raw_image(msg), stamp)
         except Exception as error:  # noqa: B902 - one bad frame must not stop the node
-            result = None
-            quality = QualityReport(level=ERROR, message=f'internal error: {error!r}',
-                                    state=self._pipeline.tracker.state,
-                                    leds_expected=self._config.target.count)
-        if result is not None and result.pose is not None:
+            result = self._pipeline.frame_error(stamp, f'internal error: {error!r}')
+        quality = result.quality
+        if result.pose is not None:
             self._pose_pub.publish(pose_message(msg.header, result.pose, result.covariance))
             limits = self._config.settings.identification
             self._range_pub.publish(range_message(
@@ -107,11 +106,19 @@ class PerceptionNode(Node):
                 msg.header, result, self._config.target.positions, self._config.target_frame))
         if self._debug_pub.get_subscription_count() > 0:
             model_px = self._pipeline.model_pixels(result.pose) \
-                if result is not None and result.pose is not None else None
+                if result.pose is not None else None
             annotated = debug_image(msg, result, model_px, self._config.settings.mono16_bits,
                                     self._config.settings.max_image_bytes)
             if annotated is not None:
                 self._debug_pub.publish(annotated)
+
+    def _apply_parameters(self):
+        rectified = self._config.image_is_rectified
+        self._config = self._validated_parameters.build()
+        self._pipeline.configure(self._config.target, self._config.settings)
+        if self._config.image_is_rectified != rectified and self._camera_info is not None:
+            # The same camera_info now means another camera model (P instead of K and D).
+            self._on_camera_info(self._camera_info)
 
 
 def main(args=None):

@@ -160,13 +160,13 @@ class LedPosePipeline:
         try:
             decoded = decode_mono(raw, self.settings.max_image_bytes)
         except ImageDecodeError as error:
-            return self._input_error(stamp_s, f'bad image: {error}', start)
+            return self.frame_error(stamp_s, f'bad image: {error}', start)
         warnings.extend(decoded.warnings)
         if self.camera is None:
-            return self._input_error(stamp_s, self._camera_error, start)
+            return self.frame_error(stamp_s, self._camera_error, start)
         image = decoded.pixels
         if not self.camera.matches_image(image.shape[1], image.shape[0]):
-            return self._input_error(
+            return self.frame_error(
                 stamp_s, f'camera_info is for {self.camera.width}x{self.camera.height} but the '
                 f'image is {image.shape[1]}x{image.shape[0]}', start)
         if self._frame_shape is not None and self._frame_shape != image.shape:
@@ -350,10 +350,17 @@ class LedPosePipeline:
         self.tracker.reset()
         return (f'stamp went back {previous - stamp_s:.3f} s: track restarted',)
 
-    def _input_error(self, stamp_s, message, start):
+    def frame_error(self, stamp_s, message, start=None):
+        """
+        Return the ERROR result of a frame that could not be used, counted as one without a pose.
+
+        `start` is the perf_counter() time its processing began. The node also reports here a
+        frame that failed in a way no check foresaw, so the track still coasts and goes LOST.
+        """
         self.tracker.update(stamp_s, None, None, False)
         quality = QualityReport(level=ERROR, message=message, state=self.tracker.state,
-                                leds_expected=self.target.count, processing_ms=_ms(start))
+                                leds_expected=self.target.count,
+                                processing_ms=_ms(start) if start is not None else 0.0)
         return FrameResult(stamp_s, quality)
 
 

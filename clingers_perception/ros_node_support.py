@@ -21,6 +21,7 @@ import threading
 from clingers_perception.ros_conversions import parameter_descriptor
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
@@ -56,9 +57,10 @@ class ValidatedParameters:
         return self._build(self.values())
 
     def values(self, overrides=()):
-        """Return {name: value} of the declared parameters, with `overrides` applied."""
+        """Return {name: value} of the declared parameters, with `overrides` of them applied."""
         values = {spec.name: self._node.get_parameter(spec.name).value for spec in self._specs}
-        values.update((p.name, p.value) for p in overrides)
+        # rclpy's own parameters (use_sim_time) pass through the same callback: not ours.
+        values.update((p.name, p.value) for p in overrides if p.name in values)
         for spec in self._specs:
             if isinstance(spec.default, list):
                 # rclpy hands out arrays as array.array; the builders take lists.
@@ -70,6 +72,9 @@ class ValidatedParameters:
             self._build(self.values(parameters))
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
+        except Exception as error:  # noqa: B902 - refused with the reason, not a dead node
+            return SetParametersResult(successful=False,
+                                       reason=f'cannot apply these values: {error!r}')
         self.pending = True
         return SetParametersResult(successful=True)
 
@@ -94,8 +99,9 @@ def run_node(node_class, args=None):
         executor = _executor()
         try:
             node = node_class()
-        except ValueError as error:
-            # A parameter file or override the node cannot run with: say why, without a trace.
+        except (ValueError, ParameterException) as error:
+            # A parameter file or override the node cannot run with (ours, or out of a
+            # declared range or type, which rclpy refuses): say why, without a trace.
             rclpy.logging.get_logger(node_class.__name__).fatal(f'invalid parameters: {error}')
             raise SystemExit(1)
         executor.add_node(node)

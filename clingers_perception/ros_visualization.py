@@ -53,7 +53,7 @@ def marker_array(header, result, led_positions, target_frame):
     The markers are in the camera optical frame (header.frame_id), placed at the estimated
     pose; a frame without a pose gives one DELETEALL so that stale markers disappear.
     """
-    if result is None or result.pose is None:
+    if result.pose is None:
         return MarkerArray(markers=[Marker(header=header, action=Marker.DELETEALL)])
     leds = _marker(header, f'{target_frame}/leds', Marker.SPHERE_LIST, result.pose)
     leds.scale.x = leds.scale.y = leds.scale.z = LED_DIAMETER_M
@@ -121,8 +121,6 @@ def annotate_frame(gray, result, model_px=None):
 
 def debug_image(msg, result, model_px, mono16_bits, max_image_bytes):
     """Return the annotated bgr8 Image of an input Image message, or None when unreadable."""
-    if result is None:
-        return None
     try:
         pixels = decode_mono(raw_image(msg), max_image_bytes).pixels
     except ImageDecodeError:

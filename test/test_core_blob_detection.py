@@ -20,7 +20,8 @@ from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_
 from clingers_perception.blob_detection import BACKENDS, BlobDetector, Window
 from clingers_perception.ir_scene import (default_sim_camera, Distractor, IrSceneConfig,
                                           IrSceneRenderer)
-from clingers_perception.range_bands import DEFAULT_BANDS, select_band, with_field
+from clingers_perception.range_bands import (DEFAULT_BANDS, scaled_for_camera, select_band,
+                                             with_field)
 from clingers_perception.transforms import rotation_matrix
 import cv2
 import numpy as np
@@ -265,6 +266,28 @@ def test_windows_restrict_the_search(ir_renderer, led_target, backend):
     overlapping = [Window(int(x) - 12, int(y) - 12, int(x) + 12, int(y) + 12),
                    Window(int(x) - 8, int(y) - 14, int(x) + 16, int(y) + 10)]
     assert len(detector.detect(frame.image, FAR, overlapping)) == 1
+
+
+@pytest.mark.parametrize('threshold_max, step', [(30, 20), (40, 20), (230, 255)])
+def test_simple_blob_searches_a_band_of_one_threshold_at_threshold_min(ir_renderer, led_target,
+                                                                       threshold_max, step):
+    """A band whose thresholds are one (or none: max == min) still finds every LED."""
+    frame = _render(ir_renderer, led_target, 1.5, seed=9)
+    band = replace(FAR, threshold_max=threshold_max, threshold_step=step)
+    blobs = BlobDetector('simple_blob').detect(frame.image, band)
+    assert len(blobs) == led_target.count
+    assert np.all(_errors(blobs, frame.led_pixels) < 0.1)
+
+
+def test_simple_blob_keeps_one_detector_per_band_name(ir_renderer, led_target):
+    """New constraints for a band (a new calibration scales them) replace its detector."""
+    frame = _render(ir_renderer, led_target, 1.5, seed=9)
+    detector = BlobDetector('simple_blob')
+    for focal in np.linspace(690.0, 710.0, 20):
+        for band in scaled_for_camera(DEFAULT_BANDS, focal):
+            detector.detect(frame.image, band)
+    assert len(detector._simple_blob_detectors) == len(DEFAULT_BANDS)
+    assert len(detector.detect(frame.image, FAR)) == led_target.count
 
 
 def test_a_window_that_cuts_a_spot_marks_it_clipped(ir_renderer, led_target):

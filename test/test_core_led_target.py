@@ -100,9 +100,12 @@ def test_more_than_four_leds():
     ([float('nan')] + list(DEFAULT_LED_POSITIONS[1:]), 'NaN or inf'),
     (list(DEFAULT_LED_POSITIONS[:5]) + [float('inf')] + list(DEFAULT_LED_POSITIONS[6:]),
      'NaN or inf'),
+    ([1000.0 * v for v in DEFAULT_LED_POSITIONS], 'LED 1 is 86.0233 m from the target origin'),
+    ([1e300, 0.0, 0.0, 0.0, 1e300, 0.0, 0.0, 0.0, 1e300, 1e300, 1e300, 1e300],
+     'led_positions are in metres'),
 ])
 def test_unusable_layouts_are_refused_with_the_reason(values, words):
-    """Too few, duplicated, collinear, NaN and wrongly sized layouts are refused, saying why."""
+    """Too few, duplicated, collinear, NaN, far-flung and wrongly sized layouts are refused."""
     with pytest.raises(LedTargetError) as refused:
         LedTarget.from_flat(values)
     assert words in str(refused.value), str(refused.value)

@@ -14,9 +14,12 @@
 
 """Tests of the tracker: ACQUIRING / TRACKING / LOST, confirmation, coasting and prediction."""
 
-from clingers_perception.approach_trajectory import FACING_ROTATION
+from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.blob_detection import Window
+from clingers_perception.image_decoding import RawImage
+from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.pose_estimation import PoseEstimate
+from clingers_perception.quality import ERROR
 from clingers_perception.tracking import (ACQUIRING, LOST, Tracker, TRACKING,
                                           TrackingSettings)
 from clingers_perception.transforms import (rotation_angle_between, rotation_matrix,
@@ -199,3 +202,31 @@ def test_reset_forgets_everything():
     assert tracker.state == ACQUIRING
     assert tracker.last_pose is None and tracker.led_boxes is None
     assert tracker.predict(0.3) is None
+
+
+def test_a_frame_that_failed_outside_the_pipeline_counts_as_a_miss(sim_camera, led_target,
+                                                                   ir_renderer):
+    """frame_error (the node's report of an unforeseen failure) coasts the track to LOST."""
+    pipeline = LedPosePipeline(led_target)
+    pipeline.set_camera(sim_camera)
+    rotation = rotation_matrix([0.05, -0.08, 0.1]) @ FACING_ROTATION
+    points = led_points_in_camera(led_target, rotation, np.array([0.05, -0.03, 1.2]))
+    frame = ir_renderer.render(points, rng=np.random.default_rng(1)).image
+    raw = RawImage('mono8', frame.shape[1], frame.shape[0], frame.shape[1], False,
+                   frame.tobytes())
+    stamp = 0.0
+    while pipeline.tracker.state != TRACKING:
+        assert stamp < 1.0, 'the pipeline never tracked a still target'
+        pipeline.process(raw, stamp)
+        stamp += PERIOD
+    states = []
+    for _ in range(pipeline.settings.tracking.max_coast_frames + 1):
+        result = pipeline.frame_error(stamp, 'internal error: test')
+        assert result.quality.level == ERROR and result.pose is None
+        assert result.quality.message == 'internal error: test'
+        states.append(result.quality.state)
+        stamp += PERIOD
+    assert states[0] == TRACKING and states[-1] == LOST, states
+    # The next good frames acquire the target again.
+    results = [pipeline.process(raw, stamp + k * PERIOD) for k in range(3)]
+    assert results[-1].quality.state == TRACKING and results[-1].pose is not None

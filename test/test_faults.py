@@ -192,6 +192,34 @@ def test_detector_backend_change_takes_effect_on_the_next_frame(rig):
     assert output.values['detector_profile'].endswith('/simple_blob')
 
 
+def test_simple_blob_with_one_threshold_per_band_gives_poses(rig):
+    rig.warm_up()
+    # threshold_max == threshold_min: SimpleBlobDetector binarises at threshold_min alone.
+    single = [(f'bands.{band.name}.threshold_max', band.threshold_min) for band in DEFAULT_BANDS]
+    result = rig.set_parameters([('detector_backend', 'simple_blob')] + single, atomically=True)
+    assert result.successful, result.reason
+    for _ in range(3):
+        output, rotation, translation = rig.send_good()
+        assert output.level == 'OK', output.describe()
+        assert output.values['state'] == 'TRACKING'
+        assert_pose_close(output, rotation, translation)
+
+
+def test_image_is_rectified_change_applies_to_the_camera_info_already_received(rig):
+    rig.warm_up()
+    assert np.any(rig.node._pipeline.camera.distortion)
+    [result] = rig.set_parameters([('image_is_rectified', True)])
+    assert result.successful, result.reason
+    # No camera_info comes with this frame: the one received is read again, as rectified.
+    rig.send_good(camera_info=None)
+    assert not np.any(rig.node._pipeline.camera.distortion)
+    [result] = rig.set_parameters([('image_is_rectified', False)])
+    assert result.successful, result.reason
+    rig.send_good(camera_info=None)
+    np.testing.assert_array_equal(rig.node._pipeline.camera.distortion, rig.camera.distortion)
+    rig.expect_recovery(frames=CONFIRM_FRAMES)
+
+
 def test_max_image_bytes_change_takes_effect_on_the_next_frame(rig):
     rig.warm_up()
     frame_bytes = rig.camera.width * rig.camera.height

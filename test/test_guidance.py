@@ -157,6 +157,25 @@ def test_holds_when_quality_is_not_ok():
     assert guidance.command(100.33).phase == APPROACH
 
 
+def test_non_finite_pose_or_range_is_ignored_and_then_held_as_stale():
+    guidance = _tracked((0.0, 0.0, 2.0), stamp_s=100.0)
+    good = guidance.command(100.03)
+    nan_rotation = np.full((3, 3), math.nan)
+    assert not guidance.update_pose(100.1, nan_rotation, (0.0, 0.0, 2.0))
+    assert not guidance.update_pose(100.1, FACING_ROTATION, (math.nan, 0.0, 2.0))
+    assert not guidance.update_range(100.1, math.inf)
+    assert not guidance.update_range(100.1, math.nan)
+    guidance.update_quality(100.1, 0, 'TRACKING', 0.9)
+    command = guidance.command(100.13)
+    assert command.phase == APPROACH
+    np.testing.assert_array_equal(command.linear, good.linear)
+    np.testing.assert_array_equal(command.angular, good.angular)
+    # Only NaN poses from then on: the last good one ages out, and guidance holds still.
+    stale = guidance.command(100.0 + SETTINGS.pose_timeout_s + 0.1)
+    assert stale.phase == HOLD
+    assert np.all(np.isfinite(stale.linear)) and not np.any(stale.linear)
+
+
 def test_holds_on_a_stale_pose():
     guidance = _tracked(stamp_s=100.0)
     # Quality keeps coming (frames without a pose are WARN, but say OK here to isolate age).
@@ -326,7 +345,7 @@ class GuidanceRig:
         return spin_until(self.executor, condition, timeout_s)
 
     def publish_frame(self, translation=(0.0, 0.0, 1.0), state='TRACKING',
-                      level=DiagnosticStatus.OK, pose=True):
+                      level=DiagnosticStatus.OK, pose=True, quaternion=None):
         """Publish one frame's outputs, stamped now, as perception_node would."""
         header = Header()
         header.stamp = self.tester.get_clock().now().to_msg()
@@ -335,7 +354,7 @@ class GuidanceRig:
             msg = PoseWithCovarianceStamped(header=header)
             msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = \
                 (float(v) for v in translation)
-            q = quaternion_from_matrix(FACING_ROTATION)
+            q = quaternion_from_matrix(FACING_ROTATION) if quaternion is None else quaternion
             orientation = msg.pose.pose.orientation
             orientation.x, orientation.y, orientation.z, orientation.w = (float(v) for v in q)
             self.pose_pub.publish(msg)
@@ -380,6 +399,23 @@ def test_node_approaches_holds_and_backs_off(rig):
     assert rig.spin_until(lambda: rig.phases[-1] == HOLD,
                           timeout_s=SETTINGS.pose_timeout_s + 1.0)
     assert rig.spin_until(lambda: len(rig.commands) > count + 1)
+    last = rig.commands[-1].twist
+    assert (last.linear.x, last.linear.y, last.linear.z) == (0.0, 0.0, 0.0)
+
+
+def test_node_ignores_non_finite_poses_and_never_commands_nan(rig):
+    assert rig.stream_until(APPROACH, translation=(0.0, 0.0, 1.0))
+    count = len(rig.commands)
+    # A zero quaternion (a NaN rotation) and a NaN position, from then on.
+    assert rig.stream_until(HOLD, timeout_s=SETTINGS.pose_timeout_s + 2.0,
+                            translation=(0.0, 0.0, 1.0), quaternion=(0.0, 0.0, 0.0, 0.0))
+    assert rig.stream_until(HOLD, translation=(math.nan, 0.0, 1.0))
+    assert len(rig.commands) > count
+    for command in rig.commands:
+        twist = command.twist
+        assert all(math.isfinite(v) for v in (twist.linear.x, twist.linear.y, twist.linear.z,
+                                              twist.angular.x, twist.angular.y,
+                                              twist.angular.z))
     last = rig.commands[-1].twist
     assert (last.linear.x, last.linear.y, last.linear.z) == (0.0, 0.0, 0.0)
 

@@ -31,15 +31,17 @@ STOP_TIMEOUT_S = 5.0
 class NodeProcess:
     """perception_node started with `python -m`, its output collected line by line."""
 
-    def __init__(self, executor):
+    def __init__(self, executor, ros_args=()):
         """Start the node with CLINGERS_EXECUTOR=`executor`, seeing no other process."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path),
                    ROS_AUTOMATIC_DISCOVERY_RANGE='OFF')
         env[EXECUTOR_VARIABLE] = executor
         self.lines = []
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'clingers_perception.perception_node'], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        command = [sys.executable, '-m', 'clingers_perception.perception_node']
+        if ros_args:
+            command += ['--ros-args', *ros_args]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -88,5 +90,24 @@ def test_unknown_executor_is_refused_by_name():
         assert node.wait_for("CLINGERS_EXECUTOR='multi' is neither", START_TIMEOUT_S), \
             ''.join(node.lines)
         assert node.process.wait(timeout=STOP_TIMEOUT_S) == 1
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize('override, words', [
+    ('max_candidates:=100', 'max_candidates'),
+    ('mono16_bits:=12.0', 'mono16_bits'),
+    ('bands.far.min_range_m:=.nan', 'bands.far.min_range_m'),
+    ('min_range_m:=5.0', 'min_range_m must be smaller than max_range_m'),
+])
+def test_invalid_start_parameters_are_refused_plainly(override, words):
+    """Out of a declared range or type (rclpy refuses) or inconsistent (we do): no traceback."""
+    node = NodeProcess('events', ['-p', override, '-p', 'max_range_m:=2.0'])
+    try:
+        assert node.process.wait(timeout=START_TIMEOUT_S) == 1, ''.join(node.lines)
+        node._reader.join(timeout=1.0)
+        output = ''.join(node.lines)
+        assert 'invalid parameters' in output and words in output, output
+        assert 'Traceback' not in output, output
     finally:
         node.stop()

@@ -21,6 +21,7 @@ loop, close on the target. Each test runs its nodes under a namespace of its own
 """
 
 import itertools
+import math
 import os
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from clingers_perception.ros_conversions import pose_from_message, raw_image, st
 from clingers_perception.ros_visualization import annotate_frame
 from clingers_perception.transforms import rotation_angle_between
 import cv2
-from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped, TwistStamped
 import numpy as np
 import pytest
 from rclpy.executors import SingleThreadedExecutor
@@ -268,6 +269,39 @@ def test_sim_refuses_invalid_parameter_changes(rig):
     frames = sim.frames_out
     assert rig.spin_until(lambda: sim.frames_out > frames + 2)
     assert len(sim._distractors) == 2
+
+
+def test_sim_takes_rclpys_own_use_sim_time_parameter(rig):
+    rig = rig()
+    sim = _sim(rig, mode='scripted')
+    # Setting it, even to the value it has, is rclpy's business: no KeyError in our callback.
+    assert sim.set_parameters([Parameter('use_sim_time', value=False)])[0].successful
+    frames = sim.frames_out
+    assert rig.spin_until(lambda: sim.frames_out > frames + 2)
+
+
+def test_nan_cmd_vel_stops_the_chaser_and_a_good_one_moves_it_again(rig):
+    rig = rig()
+    sim = _sim(rig, mode='closed_loop', start_range_m=1.0)
+    publisher = rig.tester.create_publisher(TwistStamped, 'cmd_vel', RELIABLE)
+    assert rig.spin_until(lambda: publisher.get_subscription_count() >= 1)
+
+    def command(vz):
+        msg = TwistStamped()
+        msg.header.stamp = rig.tester.get_clock().now().to_msg()
+        msg.header.frame_id = FRAME_ID
+        msg.twist.linear.z = vz
+        publisher.publish(msg)
+
+    for _ in range(5):
+        command(math.nan)
+        frames = sim.frames_out
+        assert rig.spin_until(lambda: sim.frames_out > frames)
+    assert np.all(np.isfinite(sim.true_pose[1]))
+    assert np.linalg.norm(sim.true_pose[1]) == pytest.approx(1.0, abs=1e-9)
+    # Closing at 0.1 m/s: the range shrinks, from a pose that is still a number.
+    assert rig.spin_until(lambda: command(0.1) or np.linalg.norm(sim.true_pose[1]) < 0.99)
+    assert np.all(np.isfinite(sim.true_pose[1]))
 
 
 def test_perception_draws_markers_and_debug_image_for_subscribers(rig):
