@@ -51,6 +51,7 @@ class NodeConfig:
     settings: PipelineSettings
     target_frame: str
     image_is_rectified: bool
+    publish_tf: bool
 
 
 _BAND_DESCRIPTIONS = {
@@ -100,7 +101,11 @@ PARAMETER_SPECS = tuple([
                   'LED centres in the target frame (m): x1, y1, z1, x2, ...; at least 4 LEDs, '
                   'not collinear; the LEDs shine along +z'),
     ParameterSpec('target_frame', 'clingers_target',
-                  'frame the LED positions are given in; child frame of markers'),
+                  'frame the LED positions are given in: child frame of the /tf broadcast, '
+                  'namespace of the markers'),
+    ParameterSpec('publish_tf', True,
+                  'broadcast each published pose on /tf: target_frame in the image frame '
+                  '(needs tf2_msgs)', read_only=True),
     ParameterSpec('image_is_rectified', False,
                   'the image is rectified: use camera_info P with zero distortion, not K and D'),
     ParameterSpec('detector_backend', _SETTINGS.detector_backend,
@@ -203,4 +208,5 @@ def build_config(values):
         # tf2 refuses such frame ids.
         raise ValueError(f"target_frame '{frame}' must be a non-empty name without a leading "
                          "'/' or spaces")
-    return NodeConfig(target, settings, frame, values['image_is_rectified'])
+    return NodeConfig(target, settings, frame, values['image_is_rectified'],
+                      values['publish_tf'])

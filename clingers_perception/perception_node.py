@@ -18,7 +18,8 @@ from clingers_perception.heap_tuning import keep_frame_buffers_in_heap
 from clingers_perception.parameters import build_config, PARAMETER_SPECS
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.ros_conversions import (diagnostic_message, pose_message,
-                                                 range_message, raw_image, stamp_seconds)
+                                                 range_message, raw_image, stamp_seconds,
+                                                 transform_message)
 from clingers_perception.ros_node_support import run_node, ValidatedParameters
 from clingers_perception.ros_visualization import debug_image, marker_array
 from diagnostic_msgs.msg import DiagnosticArray
@@ -28,10 +29,16 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image, Range
 from visualization_msgs.msg import MarkerArray
+try:
+    from tf2_msgs.msg import TFMessage
+except ImportError:  # every ROS 2 install has it, the pip-installed one of the tests not
+    TFMessage = None
 
 
 # Results are small and each one matters to guidance: reliable, a short queue.
 RESULT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# What tf2_ros's TransformBroadcaster uses for /tf.
+TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class PerceptionNode(Node):
@@ -56,6 +63,7 @@ class PerceptionNode(Node):
         # For people watching in rviz2: built only while someone subscribes.
         self._marker_pub = self.create_publisher(MarkerArray, 'markers', RESULT_QOS)
         self._debug_pub = self.create_publisher(Image, 'debug_image', qos_profile_sensor_data)
+        self._tf_pub = self._tf_publisher() if self._config.publish_tf else None
         overrides = QoSOverridingOptions.with_default_policies()
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
@@ -97,6 +105,8 @@ class PerceptionNode(Node):
             self._range_pub.publish(range_message(
                 msg.header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
                 limits.min_range_m, limits.max_range_m))
+        if self._tf_pub is not None and result.pose is not None:
+            self._broadcast(msg.header, result.pose)
         quality.extra['frames_received'] = self.frames_in
         quality.extra['frames_dropped'] = self._pipeline.frame_gaps.dropped
         self._quality_pub.publish(diagnostic_message(
@@ -111,6 +121,22 @@ class PerceptionNode(Node):
                                     self._config.settings.max_image_bytes)
             if annotated is not None:
                 self._debug_pub.publish(annotated)
+
+    def _tf_publisher(self):
+        if TFMessage is None:
+            self.get_logger().warning('publish_tf: tf2_msgs is not installed, so the target '
+                                      'frame is not broadcast on /tf')
+            return None
+        # Absolute, as tf2_ros has it: one tree for the whole system.
+        return self.create_publisher(TFMessage, '/tf', TF_QOS)
+
+    def _broadcast(self, header, pose):
+        if not header.frame_id:
+            self.get_logger().warning('the image has no frame_id: the target is not broadcast '
+                                      'on /tf', throttle_duration_sec=5.0)
+            return
+        self._tf_pub.publish(TFMessage(
+            transforms=[transform_message(header, self._config.target_frame, pose)]))
 
     def _apply_parameters(self):
         rectified = self._config.image_is_rectified

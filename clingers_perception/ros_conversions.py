@@ -17,7 +17,7 @@
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.transforms import matrix_from_quaternion, quaternion_from_matrix
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseWithCovarianceStamped
+from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from sensor_msgs.msg import CameraInfo, Range
@@ -74,11 +74,25 @@ def pose_message(header, pose, covariance):
     msg.header = header
     msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = \
         (float(v) for v in pose.tvec)
-    q = quaternion_from_matrix(pose.rotation)
-    orientation = msg.pose.pose.orientation
-    orientation.x, orientation.y, orientation.z, orientation.w = (float(v) for v in q)
+    _set_quaternion(msg.pose.pose.orientation, pose.rotation)
     msg.pose.covariance = [float(v) for v in covariance.reshape(36)]
     return msg
+
+
+def transform_message(header, child_frame_id, pose):
+    """Return the TransformStamped of the target frame `child_frame_id` in the camera frame."""
+    msg = TransformStamped()
+    msg.header = header
+    msg.child_frame_id = child_frame_id
+    translation = msg.transform.translation
+    translation.x, translation.y, translation.z = (float(v) for v in pose.tvec)
+    _set_quaternion(msg.transform.rotation, pose.rotation)
+    return msg
+
+
+def _set_quaternion(orientation, rotation):
+    orientation.x, orientation.y, orientation.z, orientation.w = \
+        (float(v) for v in quaternion_from_matrix(rotation))
 
 
 def range_message(header, range_m, field_of_view_rad, min_range_m, max_range_m):

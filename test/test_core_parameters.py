@@ -82,7 +82,7 @@ def test_valid_changes_reach_the_settings():
         confirm_frames=3, max_coast_frames=9, min_leds=5, max_view_angle_deg=60.0,
         window_margin_px=20.0, bands__near__max_reprojection_rms_px=1.0,
         bands__far__threshold_min=40, bands__near__fit_profile=True, target_frame='dock',
-        image_is_rectified=True))
+        image_is_rectified=True, publish_tf=False))
     assert config.target.count == 5
     settings = config.settings
     assert settings.detector_backend == 'simple_blob' and settings.mono16_bits == 12
@@ -94,6 +94,7 @@ def test_valid_changes_reach_the_settings():
     assert settings.bands[0].threshold_min == 40
     assert [band.fit_profile for band in settings.bands] == [False, False, True]
     assert config.target_frame == 'dock' and config.image_is_rectified
+    assert not config.publish_tf
 
 
 @pytest.mark.parametrize('changes, words', [

@@ -28,12 +28,15 @@ import itertools
 import os
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
-                                                     led_points_in_camera)
+                                                     FACING_ROTATION, led_points_in_camera)
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.perception_node import PerceptionNode
-from clingers_perception.ros_conversions import camera_info_message
-from clingers_perception.transforms import matrix_from_quaternion, rotation_angle_between
+from clingers_perception.pose_estimation import PoseEstimate
+from clingers_perception.ros_conversions import (camera_info_message, pose_message,
+                                                 transform_message)
+from clingers_perception.transforms import (matrix_from_quaternion, rotation_angle_between,
+                                            rotation_matrix, rotation_vector)
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
@@ -46,6 +49,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from ros_test_support import isolated_context, spin_until
 from sensor_msgs.msg import CameraInfo, Image, Range
+from std_msgs.msg import Header
 
 
 CAMERA = default_sim_camera(1280, 1024)
@@ -315,6 +319,48 @@ def test_approach_gives_one_quality_per_frame_and_accurate_stamped_poses(rig, re
             assert_pose_matches(outcome, truth)
     profiles = {o.values['detector_profile'].split('/')[0] for o in outcomes}
     assert profiles == {'far', 'mid', 'near'}, 'the approach crosses all three range bands'
+
+
+def test_transform_message_is_the_published_pose():
+    rotation = rotation_matrix([0.3, -0.2, 0.1]) @ FACING_ROTATION
+    pose = PoseEstimate(rotation_vector(rotation), np.array([0.1, -0.05, 1.4]), 0.1, None)
+    header = Header(frame_id=FRAME_ID)
+    header.stamp.sec, header.stamp.nanosec = 12, 345
+    transform = transform_message(header, 'dock', pose)
+    published = pose_message(header, pose, np.eye(6))
+    assert transform.header == header and transform.child_frame_id == 'dock'
+    t, q = transform.transform.translation, transform.transform.rotation
+    assert (t.x, t.y, t.z) == (0.1, -0.05, 1.4)
+    o = published.pose.pose.orientation
+    assert (q.x, q.y, q.z, q.w) == (o.x, o.y, o.z, o.w)
+    np.testing.assert_allclose(matrix_from_quaternion([q.x, q.y, q.z, q.w]), rotation,
+                               atol=1e-12)
+
+
+def test_target_frame_is_broadcast_on_tf_with_each_pose(rig, renderers):
+    tf2_msgs = pytest.importorskip(
+        'tf2_msgs.msg', reason='tf2_msgs is not installed (no pip wheel of it here); it is in '
+        'every ROS 2 install')
+    rig = rig(target_frame='dock_under_test')
+    transforms = {}
+    rig.tester.create_subscription(
+        tf2_msgs.TFMessage, '/tf',
+        lambda msg: transforms.update((_stamp_ns(t.header.stamp), t) for t in msg.transforms
+                                      if t.child_frame_id == 'dock_under_test'),
+        QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    assert rig.spin_until(lambda: rig.tester.count_publishers('/tf') >= 1)
+    rng = np.random.default_rng(5)
+    truths = approach_poses(ApproachSpec(start_range_m=1.5, end_range_m=1.2, frames=6, seed=2))
+    for truth in truths:
+        rig.send(image_message(render(renderers[8], truth, rng), 'mono8'),
+                 camera_info_message(CAMERA))
+    assert rig.spin_until(lambda: set(transforms) >= set(rig.poses))
+    assert len(rig.poses) == len(truths) - 1
+    for stamp, [pose] in rig.poses.items():
+        transform = transforms[stamp]
+        assert transform.header.frame_id == FRAME_ID
+        t, p = transform.transform.translation, pose.pose.pose.position
+        assert (t.x, t.y, t.z) == (p.x, p.y, p.z)
 
 
 def _wrong_step(image, info):
