@@ -94,7 +94,9 @@ class LedPosePipeline:
         """
         new_target = self.target is None or \
             not np.array_equal(target.positions, self.target.positions)
-        new_bands = self.settings is None or settings.bands != self.settings.bands
+        new_priors = self.settings is None or \
+            [b.centroid_noise_px for b in settings.bands] != \
+            [b.centroid_noise_px for b in self.settings.bands]
         self.target = target
         self.settings = settings
         self.detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
@@ -105,7 +107,7 @@ class LedPosePipeline:
             # Range of the last published pose: where an acquisition search starts.
             self._last_range_m = None
         self.tracker.settings = settings.tracking
-        if new_target or new_bands:
+        if new_target or new_priors:
             self._noise_var = {b.name: b.centroid_noise_px ** 2 for b in settings.bands}
         self._scale_bands()
 
