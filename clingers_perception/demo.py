@@ -433,7 +433,9 @@ def run(timeout_s, results, sim_overrides=()):
     docked_stamp = None
     if docked_at:
         docked_stamp = next((t for t, p in recording.phases if p == 'DOCKED'), None)
-    print(summary(rows, recording, capture_distance_m, docked_stamp, codes, cpu, run_s))
+    table = summary(rows, recording, capture_distance_m, docked_stamp, codes, cpu, run_s)
+    print(table)
+    (results / 'demo_summary.txt').write_text(table.lstrip('\n') + '\n')
     if rows:
         write_csv(rows, results / 'demo_docking.csv')
         final = rows[-1]['true_range_m']
@@ -441,8 +443,8 @@ def run(timeout_s, results, sim_overrides=()):
         plot(rows, recording, capture_distance_m,
              f'Closed-loop docking on the simulated IR camera: {verdict}, final range '
              f'{final:.3f} m', results / 'demo_docking.png')
-        print(f'wrote {results / "demo_docking.png"} and {results / "demo_docking.csv"}; '
-              f'wall time {time.monotonic() - wall_start:.1f} s')
+        print(f'wrote {results / "demo_docking.png"}, {results / "demo_docking.csv"} and '
+              f'{results / "demo_summary.txt"}; wall time {time.monotonic() - wall_start:.1f} s')
     final_ok = bool(rows) and abs(rows[-1]['true_range_m'] - capture_distance_m) \
         <= FINAL_RANGE_TOLERANCE_M
     if failure is None and not final_ok:
