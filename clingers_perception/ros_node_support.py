@@ -121,7 +121,9 @@ def run_node(node_class, args=None):
 
 def _executor():
     """
-    Return the executor nodes spin in: rclpy's EventsExecutor where there is one (Kilted on).
+    Return the executor nodes spin in: rclpy's EventsExecutor where there is one.
+
+    Kilted has it, and Jazzy from rclpy 7.1.4; Humble has not.
 
     It hands ready callbacks over from C++ instead of rebuilding a wait set in Python for every
     message: 0.2-0.3 ms less node CPU and latency per 1280x1024 frame, measured at 60 Hz.
@@ -134,6 +136,6 @@ def _executor():
         raise SystemExit(f"{EXECUTOR_VARIABLE}='{choice}' is neither events nor single_threaded")
     try:
         from rclpy.experimental import EventsExecutor
-    except ImportError:  # Humble and Jazzy
+    except ImportError:  # Humble, and Jazzy before rclpy 7.1.4
         return SingleThreadedExecutor()
     return EventsExecutor()
