@@ -66,7 +66,10 @@ def main(argv=None):
         if args.frames < 2:
             parser.error('--frames must be at least 2')
         scenarios = [dataclasses.replace(s, frames=args.frames) for s in scenarios]
-    os.makedirs(args.output, exist_ok=True)
+    try:
+        os.makedirs(args.output, exist_ok=True)
+    except OSError as error:
+        parser.error(f'--output {args.output}: {error.strerror}')
 
     started = time.monotonic()
     runs, summaries = [], []

@@ -37,13 +37,15 @@ import time
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.parameters import build_config, default_values, SPEC_BY_NAME
 from clingers_perception.pipeline import LedPosePipeline
-from clingers_perception.quality import ERROR, LEVEL_NAMES, QualityReport
+from clingers_perception.quality import LEVEL_NAMES, QualityReport
 from clingers_perception.transforms import quaternion_from_matrix
 import cv2
 import numpy as np
 import yaml
 
 IMAGE_EXTENSIONS = ('.png', '.tif', '.tiff', '.pgm')
+# The node whose parameters a parameter file gives (perception_node's default name).
+NODE_NAME = 'clingers_perception'
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 # Contract keys of detection_quality, in the order of QualityReport.key_values.
@@ -142,6 +144,15 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _load_yaml(path):
+    """Return the first YAML document of `path`: `ros2 topic echo` ends a message with ---."""
+    try:
+        with open(path) as stream:
+            return next((d for d in yaml.safe_load_all(stream) if d is not None), None)
+    except yaml.YAMLError as error:
+        raise ReplayError(f'{path}: not valid YAML ({error})') from None
+
+
 def load_camera_yaml(path):
     """
     Read a camera calibration YAML; return CameraInfoFields.
@@ -150,8 +161,7 @@ def load_camera_yaml(path):
     distortion_coefficients, projection_matrix) and a CameraInfo echoed as YAML (width, height,
     k, d, p, distortion_model).
     """
-    with open(path) as stream:
-        data = yaml.safe_load(stream)
+    data = _load_yaml(path)
     if not isinstance(data, dict):
         raise ReplayError(f'{path}: not a camera calibration YAML')
 
@@ -180,34 +190,62 @@ def load_camera_yaml(path):
     return CameraInfoFields(width, height, str(model), d, k, p)
 
 
-def load_parameters(path):
+def load_parameters(path, node_name=NODE_NAME):
     """
     Read a node parameter file; return {name: value} over the node's defaults.
 
-    The first `ros__parameters` block is used (`/**` first); nested keys are joined with dots
-    (bands: far: min_area_px -> bands.far.min_area_px). use_sim_time and qos_overrides, which
-    concern rclpy, are skipped; other unknown names are refused.
+    As rcl reads it for a node called `node_name`: every `ros__parameters` block whose key is
+    a wildcard (`/**`) or names the node (with or without a namespace) applies, later blocks
+    over earlier ones, and the blocks of other nodes are left alone. Nested keys are joined
+    with dots (bands: far: min_area_px -> bands.far.min_area_px). use_sim_time and
+    qos_overrides, which concern rclpy, are skipped; other unknown names, and values of
+    another type than the parameter's (which rclpy refuses), are refused.
     """
-    with open(path) as stream:
-        data = yaml.safe_load(stream) or {}
-    blocks = [data.get('/**')] + [v for k, v in data.items() if k != '/**'] \
+    data = _load_yaml(path) or {}
+    blocks = [block['ros__parameters'] for key, block in data.items()
+              if _names_node(str(key), node_name) and isinstance(block, dict)
+              and isinstance(block.get('ros__parameters'), dict)] \
         if isinstance(data, dict) else []
-    found = next((b['ros__parameters'] for b in blocks
-                  if isinstance(b, dict) and isinstance(b.get('ros__parameters'), dict)), None)
-    if found is None:
-        raise ReplayError(f'{path}: no ros__parameters block')
+    if not blocks:
+        raise ReplayError(f'{path}: no ros__parameters block for /** or {node_name}')
     values = default_values()
-    for name, value in _flatten(found):
+    for name, value in (item for block in blocks for item in _flatten(block)):
         if name == 'use_sim_time' or name.startswith('qos_overrides.'):
             continue  # for rclpy, not the pipeline
         spec = SPEC_BY_NAME.get(name)
         if spec is None:
             raise ReplayError(f'{path}: unknown parameter {name}')
-        if isinstance(spec.default, float) and isinstance(value, int) \
-                and not isinstance(value, bool):
-            value = float(value)
-        values[name] = value
+        values[name] = _typed(path, name, value, spec.default)
     return values
+
+
+def _names_node(key, node_name):
+    """Return True when a parameter file's top-level key applies to the node `node_name`."""
+    last = key.rstrip('/').rsplit('/', 1)[-1]
+    return last in ('*', '**', node_name)
+
+
+def _typed(path, name, value, default):
+    """Return `value` as the type of `default`, as rclpy accepts it; else ReplayError."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), 'true or false'
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), 'an integer'
+    elif isinstance(default, float):
+        ok, kind = number(value), 'a number'
+        value = float(value) if ok else value
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(number(v) for v in value)
+        kind = 'a list of numbers'
+        value = [float(v) for v in value] if ok else value
+    else:
+        ok, kind = isinstance(value, str), 'a string'
+    if not ok:
+        raise ReplayError(f'{path}: {name} must be {kind}, not {value!r}')
+    return value
 
 
 def _flatten(tree, prefix=''):
@@ -264,12 +302,13 @@ def _natural_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
 
 
-def bag_messages(path, image_topic=None, camera_info_topic=None):
+def bag_messages(path, image_topic=None, camera_info_topic=None, camera_info=True):
     """
     Yield ImageFrame and CameraInfoFields from a rosbag2 (sqlite3 or mcap) in recorded order.
 
     Topics are found by type when not given: the one Image topic, and the CameraInfo topic
-    beside it (same namespace) or the only one. A bag without CameraInfo yields images only.
+    beside it (same namespace) or the only one. A bag without CameraInfo yields images only,
+    and so does `camera_info` False (a calibration given another way replaces the recorded).
     """
     from rosbags.rosbag2 import Reader
     from rosbags.typesys import get_typestore, Stores
@@ -279,8 +318,9 @@ def bag_messages(path, image_topic=None, camera_info_topic=None):
     with Reader(path) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
         image_topic = _choose_topic(topics, IMAGE_TYPE, image_topic, None)
-        camera_info_topic = _choose_topic(topics, CAMERA_INFO_TYPE, camera_info_topic,
-                                          image_topic, required=False)
+        if camera_info:
+            camera_info_topic = _choose_topic(topics, CAMERA_INFO_TYPE, camera_info_topic,
+                                              image_topic, required=False)
         wanted = [c for c in reader.connections
                   if c.topic in (image_topic, camera_info_topic)]
         for connection, _, data in reader.messages(connections=wanted):
@@ -325,12 +365,9 @@ def replay(items, pipeline, rectified=False):
             continue
         try:
             result = pipeline.process(item.raw, item.stamp_s)
-            row = ReplayRow(frame, item, result.quality, result)
         except Exception as error:  # noqa: B902 - as in the node, one bad frame is reported
-            quality = QualityReport(level=ERROR, message=f'internal error: {error!r}',
-                                    state=pipeline.tracker.state,
-                                    leds_expected=pipeline.target.count)
-            row = ReplayRow(frame, item, quality)
+            result = pipeline.frame_error(item.stamp_s, f'internal error: {error!r}')
+        row = ReplayRow(frame, item, result.quality, result)
         frame += 1
         yield row
 
@@ -387,7 +424,7 @@ def main(argv=None):
     parser.add_argument('--output', '-o', default='-', help='CSV file (default: stdout)')
     parser.add_argument('--image-topic', help='Image topic of the bag (default: the only one)')
     parser.add_argument('--camera-info-topic', help='CameraInfo topic of the bag')
-    parser.add_argument('--fps', type=float, default=30.0,
+    parser.add_argument('--fps', type=_positive, default=30.0,
                         help='frame rate that stamps a folder of images (default 30)')
     parser.add_argument('--stamps-from-names', action='store_true',
                         help='take the last number of each image file name as its stamp, ns')
@@ -406,7 +443,10 @@ def main(argv=None):
             bar.update(row.frame + 1, row.image.source)
             yield row
 
-    stream = sys.stdout if args.output == '-' else open(args.output, 'w', newline='')
+    try:
+        stream = sys.stdout if args.output == '-' else _create(args.output)
+    except OSError as error:
+        parser.exit(2, f'clingers_replay: {error}\n')
     try:
         frames, poses = write_csv(counted(replay(items, pipeline, config.image_is_rectified)),
                                   stream)
@@ -418,18 +458,49 @@ def main(argv=None):
             stream.close()
     sys.stderr.write(f'clingers_replay: {frames} frames, {poses} poses'
                      + ('' if args.output == '-' else f', written to {args.output}') + '\n')
+    if frames and not poses and not args.camera_info and is_bag(args.input) \
+            and not _has_camera_info(args.input):
+        sys.stderr.write('clingers_replay: the bag holds no CameraInfo: give the calibration '
+                         'with --camera-info\n')
     return 0
+
+
+def _positive(text):
+    value = float(text)
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f'must be more than 0, not {text}')
+    return value
+
+
+def _create(path):
+    """Open `path` for the CSV, making its folder first."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    return open(path, 'w', newline='')
+
+
+def _has_camera_info(path):
+    from rosbags.rosbag2 import Reader
+    with Reader(path) as reader:
+        return any(c.msgtype == CAMERA_INFO_TYPE for c in reader.connections)
 
 
 def _inputs(args):
     override = load_camera_yaml(args.camera_info) if args.camera_info else None
     if is_bag(args.input):
-        messages = bag_messages(args.input, args.image_topic, args.camera_info_topic)
+        messages = bag_messages(args.input, args.image_topic, args.camera_info_topic,
+                                camera_info=override is None)
         if override is None:
             return messages
-        return _chain(override, (m for m in messages if isinstance(m, ImageFrame)))
+        return _chain(override, messages)
     if not os.path.isdir(args.input):
         raise ReplayError(f'{args.input} is neither a folder of images nor a rosbag2')
+    storage = [n for n in os.listdir(args.input) if n.endswith(('.db3', '.mcap'))]
+    if storage:
+        raise ReplayError(f'{args.input} holds {storage[0]} but no metadata.yaml (a recording '
+                          'that was cut off?): give the storage file itself, or run '
+                          '`ros2 bag reindex` on the folder')
     if override is None:
         found = [n for n in os.listdir(args.input) if n.endswith(('.yaml', '.yml'))]
         if len(found) != 1:

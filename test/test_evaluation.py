@@ -294,3 +294,12 @@ def test_cli_refuses_an_unknown_scenario(tmp_path, capsys):
         main(['--scenarios', 'moon', '--output', str(tmp_path)])
     assert stop.value.code == 2
     assert 'moon' in capsys.readouterr().err
+
+
+def test_cli_refuses_an_output_that_is_a_file(tmp_path, capsys):
+    taken = tmp_path / 'taken'
+    taken.write_text('')
+    with pytest.raises(SystemExit) as stop:
+        main(['--scenarios', 'baseline', '--frames', '2', '--output', str(taken)])
+    assert stop.value.code == 2
+    assert f'--output {taken}: File exists' in capsys.readouterr().err

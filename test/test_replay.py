@@ -23,6 +23,7 @@ way perception_node does.
 import csv
 import math
 import os
+import re
 import sys
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
@@ -88,7 +89,7 @@ def _live(images, stamps):
     return results
 
 
-def _write_bag(path, images, storage, extra_image_topic=None):
+def _write_bag(path, images, storage, extra_image_topic=None, extra_camera_info_topic=None):
     # rosbags comes from PyPI (requirements/ros-kilted-pip.txt); a ROS install may lack it.
     pytest.importorskip('rosbags')
     from rosbags.rosbag2 import StoragePlugin, Writer
@@ -105,8 +106,9 @@ def _write_bag(path, images, storage, extra_image_topic=None):
             image_topics.append(extra_image_topic)
         image_connections = [writer.add_connection(t, 'sensor_msgs/msg/Image', typestore=store)
                              for t in image_topics]
-        info_connection = writer.add_connection('/ir_camera/camera_info',
-                                                'sensor_msgs/msg/CameraInfo', typestore=store)
+        info_connections = [writer.add_connection(t, 'sensor_msgs/msg/CameraInfo',
+                                                  typestore=store)
+                            for t in ['/ir_camera/camera_info', extra_camera_info_topic] if t]
         for index, image in enumerate(images):
             stamp_ns = FIRST_STAMP_NS + index * PERIOD_NS
             header = types['std_msgs/msg/Header'](
@@ -124,8 +126,9 @@ def _write_bag(path, images, storage, extra_image_topic=None):
                 encoding='mono8' if image.dtype == np.uint8 else 'mono16', is_bigendian=0,
                 step=image.strides[0], data=image.reshape(-1).view(np.uint8))
             # The driver publishes camera_info with each image; the recorder sees it first.
-            writer.write(info_connection, stamp_ns,
-                         store.serialize_cdr(camera_info, 'sensor_msgs/msg/CameraInfo'))
+            for connection in info_connections:
+                writer.write(connection, stamp_ns,
+                             store.serialize_cdr(camera_info, 'sensor_msgs/msg/CameraInfo'))
             for connection in image_connections:
                 writer.write(connection, stamp_ns + 1,
                              store.serialize_cdr(message, 'sensor_msgs/msg/Image'))
@@ -250,8 +253,9 @@ def test_folder_stamps_from_names_and_an_echoed_camera_info(tmp_path, frames):
     camera = tmp_path / 'echo.yaml'
     camera.write_text(f'width: {info.width}\nheight: {info.height}\n'
                       f'distortion_model: plumb_bob\nd: {list(info.d)}\nk: {list(info.k)}\n'
-                      f'p: {list(info.p)}\n')
-    output = tmp_path / 'poses.csv'
+                      f'p: {list(info.p)}\n---\n')
+    # The CSV's folder does not exist yet: it is made.
+    output = tmp_path / 'new' / 'poses.csv'
     assert main([str(folder), '--camera-info', str(camera), '--stamps-from-names',
                  '-o', str(output)]) == 0
     stamps = [float(r['stamp_s']) for r in _read_csv(output)]
@@ -292,3 +296,83 @@ def test_parameter_file_and_bad_inputs(tmp_path, capsys):
             main(argv)
         assert stop.value.code == 2
         assert 'clingers_replay:' in capsys.readouterr().err
+
+
+def test_parameter_blocks_apply_as_rcl_applies_them(tmp_path):
+    params = tmp_path / 'system.yaml'
+    params.write_text('docking_guidance:\n  ros__parameters:\n    capture_distance_m: 0.2\n'
+                      '/**:\n  ros__parameters:\n    confirm_frames: 3\n    max_coast_frames: 7\n'
+                      '/robot/clingers_perception:\n  ros__parameters:\n'
+                      '    detector_backend: simple_blob\n    max_coast_frames: 9\n')
+    values = load_parameters(params)
+    assert values['confirm_frames'] == 3 and values['detector_backend'] == 'simple_blob'
+    # The node's own block comes later in the file and wins, as in rcl.
+    assert values['max_coast_frames'] == 9
+    params.write_text('docking_guidance:\n  ros__parameters:\n    capture_distance_m: 0.2\n')
+    with pytest.raises(ReplayError, match='no ros__parameters block for'):
+        load_parameters(params)
+
+
+@pytest.mark.parametrize('line, words', [
+    ('image_is_rectified: "false"', "image_is_rectified must be true or false, not 'false'"),
+    ('max_range_m: "20"', "max_range_m must be a number, not '20'"),
+    ('max_coast_frames: 2.5', 'max_coast_frames must be an integer, not 2.5'),
+    ('min_leds: four', "min_leds must be an integer, not 'four'"),
+    ('led_positions: [0.1, a]', 'led_positions must be a list of numbers'),
+])
+def test_parameter_values_of_another_type_are_refused(tmp_path, capsys, line, words):
+    params = tmp_path / 'perception.yaml'
+    params.write_text(f'/**:\n  ros__parameters:\n    {line}\n')
+    with pytest.raises(ReplayError, match=re.escape(words)):
+        load_parameters(params)
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path), '--params', str(params)])
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_bad_arguments_and_files_exit_2_with_a_reason(tmp_path, frames, capsys):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a.png'), frames[0])
+    _write_camera_yaml(folder / 'camera.yaml')
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text('width: [1280\n')
+    for argv, words in (([str(folder), '--fps', '0'], 'must be more than 0'),
+                        ([str(folder), '--camera-info', str(broken)], 'not valid YAML'),
+                        ([str(folder), '-o', str(_below_a_file(tmp_path))], 'File exists')):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert words in capsys.readouterr().err
+
+
+def _below_a_file(tmp_path):
+    """Return a CSV path below a regular file, which no folder can be made for."""
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    return blocker / 'poses.csv'
+
+
+def test_bag_with_two_camera_infos_takes_the_given_calibration(tmp_path, frames, capsys):
+    bag = tmp_path / 'two_infos'
+    stamps = _write_bag(bag, frames[:3], 'sqlite3', extra_camera_info_topic='/ir_camera/info2')
+    with pytest.raises(SystemExit) as stop:
+        main([str(bag), '-o', str(tmp_path / 'x.csv')])
+    assert stop.value.code == 2 and 'choose one' in capsys.readouterr().err
+    _write_camera_yaml(tmp_path / 'camera.yaml')
+    output = tmp_path / 'given.csv'
+    assert main([str(bag), '--camera-info', str(tmp_path / 'camera.yaml'), '-o',
+                 str(output)]) == 0
+    table = _read_csv(output)
+    assert [float(r['stamp_s']) for r in table] == stamps
+    assert table[-1]['pose_valid'] == '1'
+
+
+def test_bag_folder_without_metadata_names_the_cause(tmp_path, frames, capsys):
+    bag = tmp_path / 'cut_off'
+    _write_bag(bag, frames[:2], 'sqlite3')
+    (bag / 'metadata.yaml').unlink()
+    with pytest.raises(SystemExit) as stop:
+        main([str(bag), '-o', str(tmp_path / 'x.csv')])
+    assert stop.value.code == 2
+    assert 'no metadata.yaml' in capsys.readouterr().err
