@@ -140,6 +140,11 @@ def scaled_for_camera(bands, focal_length_px):
     """
     scale = (focal_length_px / REFERENCE_FOCAL_PX) ** 2
     noise_scale = max(1.0, REFERENCE_FOCAL_PX / focal_length_px)
-    return tuple(replace(b, min_area_px=max(MIN_SCALED_AREA_PX, b.min_area_px * scale),
-                         max_area_px=b.max_area_px * scale,
-                         centroid_noise_px=b.centroid_noise_px * noise_scale) for b in bands)
+    scaled = []
+    for band in bands:
+        low = max(MIN_SCALED_AREA_PX, band.min_area_px * scale)
+        # Below f ~ 40 px the floor on the minimum passes the scaled maximum: keep a range.
+        scaled.append(replace(band, min_area_px=low,
+                              max_area_px=max(band.max_area_px * scale, 2.0 * low),
+                              centroid_noise_px=band.centroid_noise_px * noise_scale))
+    return tuple(scaled)

@@ -16,9 +16,14 @@
 
 from dataclasses import replace
 
+from clingers_perception.camera_model import CameraModel
+from clingers_perception.image_decoding import RawImage
+from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
+from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
 from clingers_perception.range_bands import (BAND_FIELDS, BAND_NAMES, band_range_m, BandError,
-                                             DEFAULT_BANDS, select_band, validate_bands,
-                                             with_field)
+                                             DEFAULT_BANDS, scaled_for_camera, select_band,
+                                             validate_bands, with_field)
+import numpy as np
 import pytest
 
 BANDS = {band.name: band for band in DEFAULT_BANDS}
@@ -125,3 +130,31 @@ def test_unusable_band_sets_are_refused_with_the_reason(band, field, value, word
     assert words in message, message
     if field != 'min_range_m':
         assert f'band {band}' in message
+
+
+@pytest.mark.parametrize('focal_px', [10.0, 30.0, 40.0, 350.0, 700.0, 2000.0])
+def test_scaled_bands_stay_valid_for_any_focal_length(focal_px):
+    """A tiny focal length floors the minimum area; the maximum stays above it."""
+    scaled = scaled_for_camera(DEFAULT_BANDS, focal_px)
+    validate_bands(scaled)
+    for band, default in zip(scaled, DEFAULT_BANDS):
+        assert band.min_area_px >= 2.0
+        if focal_px >= 350.0:
+            scale = (focal_px / 700.0) ** 2
+            assert band.max_area_px == pytest.approx(default.max_area_px * scale)
+
+
+@pytest.mark.parametrize('backend', ['threshold', 'simple_blob'])
+def test_a_camera_with_a_tiny_focal_length_gives_no_exception(backend):
+    """A 32x24 thermal-like array (f 30 px): frames are processed, whatever they hold."""
+    camera = CameraModel.from_camera_info(32, 24, 'plumb_bob', [0.0] * 5,
+                                          [30.0, 0, 16, 0, 30.0, 12, 0, 0, 1],
+                                          [30.0, 0, 16, 0, 0, 30.0, 12, 0, 0, 0, 1, 0])
+    pipeline = LedPosePipeline(LedTarget.from_flat(DEFAULT_LED_POSITIONS),
+                               PipelineSettings(detector_backend=backend))
+    pipeline.set_camera(camera)
+    frame = np.zeros((24, 32), np.uint8)
+    frame[10:12, 14:16] = 255
+    for index, pixels in enumerate((frame, np.full((24, 32), 255, np.uint8))):
+        raw = RawImage('mono8', 32, 24, 32, False, pixels.tobytes())
+        assert pipeline.process(raw, float(index)).pose is None
