@@ -14,10 +14,18 @@
 
 """Frames that never reached the node, estimated from the stamps of those that did."""
 
+from collections import deque
+import math
+import statistics
+
 # A stamp interval this many nominal periods long is counted as a gap with frames missing.
 GAP_PERIODS = 1.5
-# Weight of a new regular interval in the running estimate of the camera's period.
-PERIOD_AVERAGING_WEIGHT = 0.05
+# The camera's period is the median of this many recent stamp intervals: a change of frame
+# rate (auto-exposure) or a burst at start moves it within a few frames, lost frames do not.
+RECENT_INTERVALS = 9
+# A gap counts only when it spans a whole number of periods to within this fraction: stamps
+# alternating between uneven intervals are jitter, not lost frames.
+MULTIPLE_TOLERANCE = 0.25
 
 
 class FrameGapCounter:
@@ -32,25 +40,24 @@ class FrameGapCounter:
     def __init__(self):
         """Start with no period known."""
         self.dropped = 0
-        self._period_s = None
+        self._intervals = deque(maxlen=RECENT_INTERVALS)
         self._last_stamp_s = None
 
     def add(self, stamp_s):
         """Take the stamp of a received frame; return how many frames before it went missing."""
         last, self._last_stamp_s = self._last_stamp_s, stamp_s
-        if last is not None and stamp_s <= last:
-            # The stream restarted or repeats: count again from the next frame.
+        if not math.isfinite(stamp_s) or (last is not None and stamp_s <= last):
+            # The stream restarted or repeats, or the stamp is no time: count again from the
+            # next frame.
             self._last_stamp_s = None
-        if last is None or stamp_s <= last:
+            return 0
+        if last is None:
             return 0
         interval = stamp_s - last
-        if self._period_s is None:
-            self._period_s = interval
+        self._intervals.append(interval)
+        periods = interval / statistics.median(self._intervals)
+        whole = round(periods)
+        if periods < GAP_PERIODS or abs(periods - whole) > MULTIPLE_TOLERANCE:
             return 0
-        periods = interval / self._period_s
-        if periods < GAP_PERIODS:
-            self._period_s += PERIOD_AVERAGING_WEIGHT * (interval - self._period_s)
-            return 0
-        missing = int(round(periods)) - 1
-        self.dropped += missing
-        return missing
+        self.dropped += whole - 1
+        return whole - 1

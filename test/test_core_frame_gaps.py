@@ -31,10 +31,39 @@ def test_regular_frames_count_nothing_and_gaps_count_whole_periods():
     assert counter.dropped == 5
 
 
-def test_repeated_or_backward_stamps_are_not_gaps():
-    """Stamps that repeat or go back say nothing about lost frames."""
+def _count(stamps):
     counter = FrameGapCounter()
-    for stamp in (0.0, 0.1, 0.2, 0.2, 0.1, 0.2, 0.3):
+    for stamp in stamps:
+        counter.add(stamp)
+    return counter.dropped
+
+
+def test_a_change_of_frame_rate_is_followed_within_a_few_frames():
+    """30 Hz, then 10 Hz (auto-exposure): a few intervals look like gaps, then none do."""
+    stamps = [k / 30.0 for k in range(60)] + [2.0 + k / 10.0 for k in range(1, 300)]
+    assert _count(stamps) <= 10
+    # And a frame lost at the new rate is counted.
+    assert _count(stamps + [31.9 + 0.2]) == _count(stamps) + 1
+
+
+def test_uneven_intervals_and_a_burst_at_start_are_not_gaps():
+    """Stamps alternating 20 / 46 ms, or 15 frames 1 ms apart before a steady 30 Hz."""
+    alternating = np.cumsum([0.020, 0.046] * 100)
+    assert _count(alternating) == 0
+    burst = [k * 0.001 for k in range(15)] + [0.014 + k / 30.0 for k in range(1, 300)]
+    assert _count(burst) <= 4
+
+
+def test_a_gap_in_the_first_interval_does_not_hide_later_ones():
+    """The first interval spans a lost frame: the next lost frame is still counted."""
+    stamps = [0.0] + [k / 30.0 for k in range(2, 50)] + [k / 30.0 for k in range(51, 80)]
+    assert _count(stamps) == 1
+
+
+def test_repeated_or_backward_stamps_are_not_gaps():
+    """Stamps that repeat, go back or are no number say nothing about lost frames."""
+    counter = FrameGapCounter()
+    for stamp in (0.0, 0.1, 0.2, 0.2, 0.1, 0.2, 0.3, float('nan'), 0.4, float('inf'), 0.5):
         counter.add(stamp)
     assert counter.dropped == 0
 
