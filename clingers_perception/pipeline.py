@@ -226,7 +226,7 @@ class LedPosePipeline:
                     max(self._band.centroid_noise_px, self._noise_px(self._band)),
                     band_range_m(self._bands, self._band))
                 if acquisition.match is not None:
-                    identification = acquisition
+                    identification, acquired = acquisition, True
             timings['identify'] = _ms(tick) - timings['detect']
         else:
             prior, first_failure = None, None

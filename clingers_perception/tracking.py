@@ -135,7 +135,8 @@ class Tracker:
 
         A pose found by a fresh acquisition search is published only once `confirm_frames`
         consecutive frames give consistent poses: a chance alignment of distractor spots does
-        not survive a second frame.
+        not survive a second frame. So is one that such a search finds while tracking far
+        from the track's last pose (`acquired` then too).
         """
         if pose is None:
             self._misses += 1
@@ -145,6 +146,12 @@ class Tracker:
                 self._history = []
             return False
         entry = TrackedPose(stamp_s, pose.rvec, pose.tvec)
+        if acquired and self.state == TRACKING and self._history \
+                and not _consistent(self._history[-1], entry):
+            # A search of the whole frame found the target far from where the track had it:
+            # that is a new acquisition, confirmed like the first one.
+            self.state = ACQUIRING
+            self._history, self._confirmations = [], 0
         if self.state != TRACKING and acquired:
             previous = self._history[-1] if self._history else None
             consistent = previous is not None and _consistent(previous, entry)

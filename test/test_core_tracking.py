@@ -230,3 +230,39 @@ def test_a_frame_that_failed_outside_the_pipeline_counts_as_a_miss(sim_camera, l
     # The next good frames acquire the target again.
     results = [pipeline.process(raw, stamp + k * PERIOD) for k in range(3)]
     assert results[-1].quality.state == TRACKING and results[-1].pose is not None
+
+
+def test_a_search_that_finds_the_target_far_from_the_track_is_confirmed_again():
+    """While tracking, an acquisition far from the track is held like a first one."""
+    tracker = _confirmed()
+    near = _pose(2 * PERIOD)
+    assert tracker.update(2 * PERIOD, near, None, acquired=True), 'consistent: published'
+    jump = PoseEstimate(near.rvec, near.tvec + np.array([0.4, 0.1, -0.3]), 0.1, None)
+    assert not tracker.update(3 * PERIOD, jump, None, acquired=True)
+    assert tracker.state == ACQUIRING and tracker.predict(4 * PERIOD) is None
+    again = PoseEstimate(jump.rvec, jump.tvec + 0.001, 0.1, None)
+    assert tracker.update(4 * PERIOD, again, None, acquired=True)
+    assert tracker.state == TRACKING
+
+
+def test_a_ghost_target_while_tracking_is_not_published_at_once(sim_camera, led_target,
+                                                                ir_renderer):
+    """The LEDs jump 40 cm for one frame (a reflection of them, say): no pose for it."""
+    pipeline = LedPosePipeline(led_target)
+    pipeline.set_camera(sim_camera)
+
+    def frame(rotation, translation):
+        image = ir_renderer.render(led_points_in_camera(led_target, rotation, translation),
+                                   rng=np.random.default_rng(2)).image
+        return RawImage('mono8', image.shape[1], image.shape[0], image.shape[1], False,
+                        image.tobytes())
+
+    still = frame(FACING_ROTATION, np.array([0.0, 0.0, 1.0]))
+    for index in range(4):
+        result = pipeline.process(still, index * PERIOD)
+    assert result.pose is not None and result.quality.state == TRACKING
+    ghost = frame(rotation_matrix([0.0, 0.35, 0.0]) @ FACING_ROTATION,
+                  np.array([0.4, 0.1, 1.2]))
+    result = pipeline.process(ghost, 4 * PERIOD)
+    assert result.pose is None and result.quality.state == ACQUIRING
+    assert 'confirming' in result.quality.message
