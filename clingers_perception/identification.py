@@ -19,7 +19,9 @@ While tracking, each LED takes the blob nearest its predicted position. To acqui
 ordered triple of candidate blobs is tried as three chosen LEDs (the base triangle): a
 scaled-orthographic model of the triangle, cheap enough to evaluate for all triples at once,
 predicts where the other LEDs should be and ranks the triples; the best ranked are solved
-exactly (P3P) and verified by reprojecting every LED. An assignment is accepted only if it
+exactly (P3P) and verified by reprojecting every LED. A layout with more LEDs than `min_leds`
+has further bases, each without one LED of the first, searched when the first finds nothing:
+whichever one LED is hidden, some base is in view. An assignment is accepted only if it
 explains the spots within the band's reprojection limit and no different assignment does as
 well: a wrong assignment gives a wrong pose, so ambiguity is reported, never resolved by luck.
 """
@@ -74,6 +76,41 @@ class Identification:
 
 
 @dataclass(frozen=True)
+class _Base:
+    """Three LEDs an acquisition matches to triples of spots, and the layout seen from them."""
+
+    leds: tuple
+    # Every LED in the frame of the triangle's plane (2D) and its height above that plane.
+    plane_coords: np.ndarray
+    heights: np.ndarray
+    plane_inverse: np.ndarray
+    others: list
+    # Smallest cosine between the triangle's normal and the line of sight worth a search.
+    min_facing: float
+
+    @classmethod
+    def of(cls, points, leds, max_view_angle_deg):
+        """Return the base of LEDs `leds` (three indices) of the layout `points`."""
+        origin = points[leds[0]]
+        e1 = points[leds[1]] - origin
+        e1 /= np.linalg.norm(e1)
+        normal = np.cross(points[leds[1]] - origin, points[leds[2]] - origin)
+        normal /= np.linalg.norm(normal)
+        if normal[2] < 0.0:
+            normal = -normal
+        e2 = np.cross(normal, e1)
+        relative = points - origin
+        plane_coords = relative @ np.stack([e1, e2], axis=1)
+        # The triangle faces the camera whenever the target does, give or take its tilt
+        # against the LEDs' emission axis (target +z).
+        limit = np.radians(max_view_angle_deg) + np.arccos(np.clip(normal[2], -1, 1))
+        return cls(tuple(leds), plane_coords, relative @ normal,
+                   np.linalg.inv(plane_coords[list(leds[1:])].T),
+                   [i for i in range(points.shape[0]) if i not in leds],
+                   np.cos(limit) if limit < np.pi / 2 else -np.inf)
+
+
+@dataclass(frozen=True)
 class IdentificationLimits:
     """Limits that make an assignment believable."""
 
@@ -94,24 +131,16 @@ class LedIdentifier:
         self.limits = limits
         self.min_leds = min(limits.min_leds, target.count)
         points = target.positions
-        self.base = _base_triangle(points)
-        origin = points[self.base[0]]
-        e1 = points[self.base[1]] - origin
-        e1 /= np.linalg.norm(e1)
-        normal = np.cross(points[self.base[1]] - origin, points[self.base[2]] - origin)
-        normal /= np.linalg.norm(normal)
-        if normal[2] < 0.0:
-            normal = -normal
-        e2 = np.cross(normal, e1)
-        relative = points - origin
-        self._plane_coords = relative @ np.stack([e1, e2], axis=1)
-        self._heights = relative @ normal
-        self._plane_inverse = np.linalg.inv(self._plane_coords[list(self.base[1:])].T)
-        self._others = [i for i in range(target.count) if i not in self.base]
-        # The base triangle faces the camera whenever the target does, give or take the tilt
-        # of the triangle against the LEDs' emission axis (target +z).
-        limit = np.radians(limits.max_view_angle_deg) + np.arccos(np.clip(normal[2], -1, 1))
-        self._min_facing = np.cos(limit) if limit < np.pi / 2 else -np.inf
+        view = limits.max_view_angle_deg
+        self._bases = [_Base.of(points, _base_triangle(points), view)]
+        if self.min_leds < target.count:
+            # An acquisition matches spots to the base's three LEDs, so one of them hidden
+            # leaves it nothing to find: then bases without each of them are searched too.
+            for hidden in self._bases[0].leds:
+                rest = [i for i in range(target.count) if i != hidden]
+                leds = tuple(rest[i] for i in _base_triangle(points[rest]))
+                if all(set(leds) != set(b.leds) for b in self._bases):
+                    self._bases.append(_Base.of(points, leds, view))
         self._permutations = {}
         self._min_view_cosine = np.cos(np.radians(limits.max_view_angle_deg))
 
@@ -141,8 +170,34 @@ class LedIdentifier:
             return Identification(
                 None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
         centres = _centres(blobs)[order]
-        triples = self._ranked_triples(camera, centres, range_m)
-        base_points = self.target.positions[list(self.base)]
+        tried = 0
+        for base in self._bases:
+            accepted, hypotheses = self._search(camera, centres, band, noise_px, range_m, base)
+            tried += hypotheses
+            if accepted:
+                break
+        if not accepted:
+            return Identification(
+                None, f'no assignment of {len(order)} spots to the {self.target.count} LEDs '
+                f'fits within {band.max_reprojection_rms_px:g} px', tried)
+        ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
+        best = ranked[0]
+        # A rival counts only if it fits about as well as the best: a residual several noise
+        # levels larger is a misfit even when it is inside the band's gate.
+        rival_limit = 3.0 * best.pose.rms_px + 3.0 * band.centroid_noise_px
+        for other in ranked[1:]:
+            if other.matched == best.matched and other.pose.rms_px <= rival_limit \
+                    and _poses_differ(best.pose, other.pose):
+                return Identification(
+                    None, f'ambiguous: {len(ranked)} different LED assignments fit '
+                    f'(rms {best.pose.rms_px:.2f} and {other.pose.rms_px:.2f} px)', tried)
+        blob_of_led = tuple(order[i] if i >= 0 else -1 for i in best.blob_of_led)
+        return Identification(Match(blob_of_led, best.pose), '', tried)
+
+    def _search(self, camera, centres, band, noise_px, range_m, base):
+        """Return ({assignment: Match} of the fits found from `base`, triples tried)."""
+        triples = self._ranked_triples(camera, centres, range_m, base)
+        base_points = self.target.positions[list(base.leds)]
         roots = [(triple, rvec, tvec) for triple in triples
                  for rvec, tvec in p3p_poses(camera, base_points, centres[list(triple)])]
         accepted = {}
@@ -164,15 +219,15 @@ class LedIdentifier:
             # Several roots often propose one assignment: it is refined once, from the root
             # that puts the LEDs closest to their spots.
             miss = np.minimum(nearest, gates[:, None]).sum(axis=1)
-            tried = set()
+            seen = set()
             for index in candidates[np.argsort(miss[candidates], kind='stable')]:
                 triple, rvec, tvec = roots[index]
                 blob_of_led = _nearest_unique(distance[index], gates[index])
-                for led, blob in zip(self.base, triple):
+                for led, blob in zip(base.leds, triple):
                     blob_of_led[led] = blob
-                if tuple(blob_of_led) in tried:
+                if tuple(blob_of_led) in seen:
                     continue
-                tried.add(tuple(blob_of_led))
+                seen.add(tuple(blob_of_led))
                 match, _ = self._verify(camera, centres, blob_of_led, band,
                                         _Pose(rvec.reshape(3), tvec.reshape(3)))
                 if match is not None and \
@@ -180,23 +235,7 @@ class LedIdentifier:
                     best = accepted.get(match.blob_of_led)
                     if best is None or match.pose.rms_px < best.pose.rms_px:
                         accepted[match.blob_of_led] = match
-        if not accepted:
-            return Identification(
-                None, f'no assignment of {len(order)} spots to the {self.target.count} LEDs '
-                f'fits within {band.max_reprojection_rms_px:g} px', len(triples))
-        ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
-        best = ranked[0]
-        # A rival counts only if it fits about as well as the best: a residual several noise
-        # levels larger is a misfit even when it is inside the band's gate.
-        rival_limit = 3.0 * best.pose.rms_px + 3.0 * band.centroid_noise_px
-        for other in ranked[1:]:
-            if other.matched == best.matched and other.pose.rms_px <= rival_limit \
-                    and _poses_differ(best.pose, other.pose):
-                return Identification(
-                    None, f'ambiguous: {len(ranked)} different LED assignments fit '
-                    f'(rms {best.pose.rms_px:.2f} and {other.pose.rms_px:.2f} px)', len(triples))
-        blob_of_led = tuple(order[i] if i >= 0 else -1 for i in best.blob_of_led)
-        return Identification(Match(blob_of_led, best.pose), '', len(triples))
+        return accepted, len(triples)
 
     def _verify(self, camera, centres, blob_of_led, band, prior):
         """Refine on the matched LEDs and accept only a consistent, plausible pose."""
@@ -238,7 +277,7 @@ class LedIdentifier:
                 and limits.min_range_m <= pose.range_m <= limits.max_range_m
                 and facing_cosine(pose) >= self._min_view_cosine)
 
-    def _ranked_triples(self, camera, centres, range_m):
+    def _ranked_triples(self, camera, centres, range_m, base):
         """Rank ordered candidate triples for the base triangle; return the best few."""
         count = centres.shape[0]
         triples = self._permutations.get(count)
@@ -249,7 +288,7 @@ class LedIdentifier:
         origin = normalized[triples[:, 0]]
         edges = np.stack([normalized[triples[:, 1]] - origin,
                           normalized[triples[:, 2]] - origin], axis=2)
-        affine = edges @ self._plane_inverse
+        affine = edges @ base.plane_inverse
         a11, a12, a21, a22 = affine[:, 0, 0], affine[:, 0, 1], affine[:, 1, 0], affine[:, 1, 1]
         # Complete the two scaled rotation rows (a11, a12, x), (a21, a22, y): equal norms and
         # orthogonal. x and y are fixed up to a common sign (the two tilt branches).
@@ -263,16 +302,16 @@ class LedIdentifier:
         depth = 1.0 / np.sqrt(np.maximum(scale_sq, 1e-18))
         near = max(self.limits.min_range_m, range_m[0])
         far = min(self.limits.max_range_m, range_m[1])
-        valid = (facing >= self._min_facing) \
+        valid = (facing >= base.min_facing) \
             & (depth >= near / RANGE_MARGIN) & (depth <= far * RANGE_MARGIN)
         # The distance search below is the costly part: only for triples that can be right.
         keep = np.flatnonzero(valid)
         triples, origin, affine, x, y = (a[keep] for a in (triples, origin, affine, x, y))
-        if not self._others:
+        if not base.others:
             return [tuple(t) for t in triples[:self.limits.max_hypotheses].tolist()]
         in_plane = origin[:, None, :] + np.einsum('tij,oj->toi', affine,
-                                                  self._plane_coords[self._others])
-        lift = np.stack([x, y], axis=1)[:, None, :] * self._heights[self._others][None, :, None]
+                                                  base.plane_coords[base.others])
+        lift = np.stack([x, y], axis=1)[:, None, :] * base.heights[base.others][None, :, None]
         focal = camera.focal_length_px
         gate = 30.0 / focal
         # A triple is worth a P3P solve only if the model puts enough of the other LEDs near

@@ -20,7 +20,7 @@ from clingers_perception.blob_detection import BlobDetector
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
 from clingers_perception.ir_scene import (default_sim_camera, Distractor, IrSceneRenderer,
                                           random_distractors)
-from clingers_perception.led_target import LedTarget
+from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.pose_estimation import PoseEstimate
 from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled_for_camera,
                                              select_band)
@@ -299,3 +299,27 @@ def test_match_predicted_follows_the_prediction(sim_camera, led_target, ir_rende
     # A gate too small for the prediction error leaves LEDs unmatched: no pose.
     tight = identifier.match_predicted(sim_camera, blobs, predicted, 0.5, band, prior)
     assert tight.match is None and 'LEDs matched' in tight.reason
+
+
+FIVE_LEDS = np.vstack([np.reshape(DEFAULT_LED_POSITIONS, (-1, 3)), [[0.0, -0.08, 0.01]]])
+
+
+def test_any_hidden_led_of_five_is_acquired_with_min_leds_four(sim_camera, ir_renderer):
+    """Four of five LEDs in view acquire, whichever is hidden: base-triangle LEDs too."""
+    target = LedTarget.from_points(FIVE_LEDS)
+    limits = IdentificationLimits(min_leds=4)
+    rng = np.random.default_rng(7)
+    for hidden in range(target.count):
+        outcomes = []
+        for _ in range(4):
+            rotation, translation = _scene(rng, 0.6, 1.5)
+            points = led_points_in_camera(target, rotation, translation)
+            visible = np.ones(target.count, dtype=bool)
+            visible[hidden] = False
+            frame = ir_renderer.render(points, visible=visible, rng=rng)
+            band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
+            blobs = DETECTOR.detect(frame.image, band)
+            identification = LedIdentifier(target, limits).acquire(
+                sim_camera, blobs, band, band.centroid_noise_px)
+            outcomes.append(_judge(identification, blobs, frame))
+        assert outcomes == ['right'] * 4, (hidden, outcomes)
