@@ -234,7 +234,8 @@ def progress_line(elapsed_s, recording):
 def summary(rows, recording, capture_distance_m, docked_at_s, codes, cpu, run_s):
     """Return the summary table as text."""
     start = rows[0]['stamp_s'] if rows else 0.0
-    lines = ['', 'Summary', '-------']
+    lines = ['', 'Summary (times are camera time from the first frame; the lines above are '
+             'wall time from the start of the demo)', '-------']
     lines.append(f"{'phase':<10} {'entered at (s)':>15} {'time in phase (s)':>18}")
     end = rows[-1]['stamp_s'] if rows else 0.0
     for index, (time_s, phase) in enumerate(recording.phases):
@@ -270,7 +271,8 @@ def summary(rows, recording, capture_distance_m, docked_at_s, codes, cpu, run_s)
                                   np.percentile(attitude, 95), attitude.max())))
     lines.append('')
     final = rows[-1]['true_range_m'] if rows else math.nan
-    docked = 'never' if docked_at_s is None else f'at {docked_at_s - start:.2f} s'
+    docked = 'never' if docked_at_s is None else \
+        f'at {docked_at_s - start:.2f} s of camera time'
     off_mm = 1000.0 * abs(final - capture_distance_m)
     lines.append(f'docked {docked}; final true range {final:.4f} m, capture point at '
                  f'{capture_distance_m:.3f} m: off by {off_mm:.1f} mm '

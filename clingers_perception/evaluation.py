@@ -494,7 +494,8 @@ def check_targets(summaries):
     checks.append(TargetCheck(
         scenario, f'position RMS within {TARGET_BOUND_RATIO:g}x of the bound from '
         f'{TARGET_BOUND_FROM_M:g} m down', bool(near) and not over,
-        '; '.join(over) or f'worst {worst:.2f}x'))
+        '; '.join(over) or (f'worst {worst:.2f}x' if near else
+                            f'no pose from {TARGET_BOUND_FROM_M:g} m down to rate')))
     value = overall.nees_position_mean if overall is not None else math.nan
     checks.append(TargetCheck(
         scenario, f'mean position NEES in [{TARGET_NEES[0]:g}, {TARGET_NEES[1]:g}]',

@@ -246,6 +246,15 @@ def test_summary_and_targets_from_records():
     assert not checks['mean'].met
 
 
+def test_targets_say_when_no_pose_is_there_to_rate():
+    records = [_record(OURS, '5-3', 4.0, False) for _ in range(3)]
+    scenario = dataclasses.replace(SCENARIOS[0], name='s')
+    rows = summarize(ScenarioRun(scenario, records, {}))
+    checks = {c.target.split()[0]: c for c in check_targets(rows)}
+    assert not checks['position'].met
+    assert checks['position'].measured == 'no pose from 3 m down to rate'
+
+
 def test_progress_bar_writes_lines_when_not_a_terminal():
     stream = io.StringIO()
     bar = ProgressBar(50, stream)
