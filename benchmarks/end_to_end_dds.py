@@ -49,6 +49,7 @@ import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
+from clingers_perception.dds_profile import FAST_DDS_2_VARIABLE, profile_environment, VARIABLE
 from clingers_perception.demo import stop_processes
 from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
@@ -239,9 +240,10 @@ def cell_environment(with_profile, domain_id):
     env['ROS_DOMAIN_ID'] = str(domain_id)
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     env['PYTHONUNBUFFERED'] = '1'
-    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    for name in (VARIABLE, FAST_DDS_2_VARIABLE):
+        env.pop(name, None)
     if with_profile:
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = PROFILE
+        env.update(profile_environment(PROFILE))
     return env
 
 
@@ -305,8 +307,7 @@ def main(argv=None):
     parser.add_argument('--sizes', default='640x480,1280x1024,2048x1536')
     parser.add_argument('--rates', default='30,60,120')
     parser.add_argument('--profiles', default='with,without',
-                        help='with and/or without FASTDDS_DEFAULT_PROFILES_FILE='
-                        'config/fastdds.xml')
+                        help='with and/or without the profile config/fastdds.xml')
     parser.add_argument('--duration', type=float, default=10.0, help='counted seconds per cell')
     parser.add_argument('--warmup', type=float, default=2.0,
                         help='seconds published first and not counted')

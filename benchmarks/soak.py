@@ -16,7 +16,7 @@
 """
 Soak the perception node: many frames at the highest rate it sustains, in separate processes.
 
-Three processes, all with FASTDDS_DEFAULT_PROFILES_FILE set to config/fastdds.xml:
+Three processes, all loading the Fast DDS profile config/fastdds.xml:
 
 - the node: `python -m clingers_perception.perception_node` on a namespace of its own;
 - a camera: this script with `--role publisher`, publishing a small set of pre-rendered frames
@@ -51,6 +51,7 @@ import sys
 import threading
 import time
 
+from clingers_perception.dds_profile import profile_environment, VARIABLE
 from clingers_perception.demo import stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +92,8 @@ def parse_args(argv=None):
 def child_environment():
     """Return the environment for every process: the large-frame profile, this source tree."""
     env = dict(os.environ)
-    env.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(PROFILE))
+    for name, value in profile_environment(PROFILE).items():
+        env.setdefault(name, value)
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     paths = [str(REPO)] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]
     env['PYTHONPATH'] = os.pathsep.join(paths)
@@ -401,13 +403,13 @@ def percentile(values, q):
 def run_main(options):
     """Start the node and the camera, soak, report; return the exit status."""
     env = child_environment()
-    os.environ.update({k: env[k] for k in ('FASTDDS_DEFAULT_PROFILES_FILE',
-                                           'ROS_AUTOMATIC_DISCOVERY_RANGE')})
+    os.environ.update({k: env[k] for k in list(profile_environment(PROFILE))
+                       + ['ROS_AUTOMATIC_DISCOVERY_RANGE']})
     namespace = f'/soak_{os.getpid()}'
     started = time.strftime('%Y%m%d_%H%M%S')
     print(f'soak: {options.frames} frames of {options.size} on {namespace}, '
           f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '0')}, "
-          f"profile {env['FASTDDS_DEFAULT_PROFILES_FILE']}", flush=True)
+          f'profile {env[VARIABLE]}', flush=True)
     node = subprocess.Popen(
         [sys.executable, '-m', 'clingers_perception.perception_node', '--ros-args',
          '-r', f'__ns:={namespace}', '--log-level', options.node_log_level], env=env)

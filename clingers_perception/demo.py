@@ -19,8 +19,8 @@
                                         [--results results]
 
 Starts ir_camera_sim, perception_node and docking_guidance as three processes, as the launch
-file sim_docking.launch.py would (each with FASTDDS_DEFAULT_PROFILES_FILE set to the package's
-config/fastdds.xml), and watches them from this process: it prints the guidance phase, the
+file sim_docking.launch.py would (each told to load the package's config/fastdds.xml, see
+dds_profile), and watches them from this process: it prints the guidance phase, the
 range, the pose error against the simulator's ground truth and the detection state as the
 chaser closes. When guidance reports DOCKED (or on timeout) it stops the three processes
 (SIGINT, wait, then kill), prints a summary table and writes under the results folder:
@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 
+from clingers_perception.dds_profile import profile_environment
 from clingers_perception.transforms import rotation_angle_between
 import numpy as np
 import yaml
@@ -95,8 +96,7 @@ def node_commands(config, sim_overrides=()):
 
 def start_process(name, command, config, log_dir):
     """Start one node with the large-frame DDS profile, its output to log_dir/<name>.log."""
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(config / 'fastdds.xml'),
-               PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PYTHONUNBUFFERED='1', **profile_environment(config / 'fastdds.xml'))
     with open(log_dir / f'{name}.log', 'w') as log:
         # A session of its own: a Ctrl-C in the terminal reaches the demo, which stops it.
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -370,7 +370,7 @@ def run(timeout_s, results, sim_overrides=()):
     log_dir = results / 'demo_logs'
     log_dir.mkdir(parents=True, exist_ok=True)
     # This process talks over DDS too: give it the same profile before rclpy starts.
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(config / 'fastdds.xml')
+    os.environ.update(profile_environment(config / 'fastdds.xml'))
     print(f'clingers_perception demo: closed-loop docking on the simulated IR camera '
           f"(ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '0')}, config {config})", flush=True)
     wall_start = time.monotonic()

@@ -19,11 +19,13 @@ Start perception_node on a camera's image and camera_info topics.
         image:=/cam/image_raw camera_info:=/cam/camera_info
 
 Every process this file starts uses the package's Fast DDS profile for large frames; a camera
-driver started elsewhere should export the same FASTDDS_DEFAULT_PROFILES_FILE. The RMW
+driver started elsewhere should export the same FASTDDS_DEFAULT_PROFILES_FILE (and on Humble
+and Jazzy, whose Fast DDS 2 reads no other, FASTRTPS_DEFAULT_PROFILES_FILE). The RMW
 implementation is left to the environment (RMW_IMPLEMENTATION). Only launch and launch_ros
 APIs present in Humble are used, so the file works on Humble, Jazzy and Kilted.
 """
 
+from clingers_perception.dds_profile import FAST_DDS_2_VARIABLE, uses_fast_dds_2
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -59,8 +61,12 @@ def generate_launch_description():
             description='logging level: debug, info, warn, error or fatal'),
     ]
     # Set before the node starts, so it applies to every process started after it.
-    profile = SetEnvironmentVariable(
-        'FASTDDS_DEFAULT_PROFILES_FILE', PathJoinSubstitution([config, 'fastdds.xml']))
+    profile = [SetEnvironmentVariable(
+        'FASTDDS_DEFAULT_PROFILES_FILE', PathJoinSubstitution([config, 'fastdds.xml']))]
+    if uses_fast_dds_2():
+        # Humble and Jazzy ship Fast DDS 2, which reads the older name (Fast DDS 3 warns of it).
+        profile.append(SetEnvironmentVariable(
+            FAST_DDS_2_VARIABLE, PathJoinSubstitution([config, 'fastdds.xml'])))
     node = Node(
         package=PACKAGE,
         executable='perception_node',
@@ -79,4 +85,4 @@ def generate_launch_description():
         output='screen',
         emulate_tty=True,
     )
-    return LaunchDescription(arguments + [profile, node])
+    return LaunchDescription(arguments + profile + [node])

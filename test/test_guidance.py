@@ -29,6 +29,7 @@ import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      FACING_ROTATION)
+from clingers_perception.dds_profile import profile_environment
 from clingers_perception.docking_guidance import (ALIGN, apply_twist, APPROACH, BACK_OFF,
                                                   DOCKED, docking_errors, DockingGuidance,
 
@@ -53,8 +54,8 @@ import yaml
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PARAMETER_FILE = PACKAGE_DIR / 'config' / 'guidance.yaml'
 # Fast DDS reads the profile when the process creates its first participant.
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
-                      str(PACKAGE_DIR / 'config' / 'fastdds.xml'))
+for _name, _value in profile_environment(PACKAGE_DIR / 'config' / 'fastdds.xml').items():
+    os.environ.setdefault(_name, _value)
 SETTINGS = GuidanceSettings()
 SPECS = {spec.name: spec for spec in GUIDANCE_PARAMETER_SPECS}
 FRAME_ID = 'ir_camera_optical_frame'

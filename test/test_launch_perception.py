@@ -42,6 +42,7 @@ except ImportError:
 # Imported after the skip above, so that a system without launch_testing skips cleanly.
 from clingers_perception.approach_trajectory import (  # noqa: I100
     approach_poses, ApproachSpec, led_points_in_camera)
+from clingers_perception.dds_profile import profile_environment
 from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.ros_conversions import camera_info_message
@@ -77,7 +78,7 @@ def generate_test_description():
     # This process plays the camera driver, so it uses the large-frame profile as the node
     # does. Fast DDS reads the variable when the process creates its first participant: set it
     # here, before the launch starts anything.
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(DDS_PROFILE)
+    os.environ.update(profile_environment(DDS_PROFILE))
     perception = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
         launch_arguments={

@@ -238,6 +238,9 @@ def test_launch_files_use_humble_apis_and_the_dds_profile(path):
         profile = variables['FASTDDS_DEFAULT_PROFILES_FILE']
         assert 'fastdds.xml' in _strings_under(profile)
         assert (PACKAGE_DIR / 'config' / 'fastdds.xml').is_file()
+        # Fast DDS 2 (Humble, Jazzy) reads another name: set where the distribution needs it.
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert {'uses_fast_dds_2', 'FAST_DDS_2_VARIABLE'} <= names
 
 
 def test_perception_launch_arguments():

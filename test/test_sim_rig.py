@@ -27,6 +27,7 @@ from pathlib import Path
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
+from clingers_perception.dds_profile import profile_environment
 from clingers_perception.docking_guidance import ALIGN, APPROACH, BACK_OFF, HOLD
 from clingers_perception.docking_guidance_node import DockingGuidanceNode
 from clingers_perception.image_decoding import decode_mono
@@ -57,8 +58,8 @@ import yaml
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PARAMETER_FILE = PACKAGE_DIR / 'config' / 'sim_camera.yaml'
 # Fast DDS reads the profile when the process creates its first participant.
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
-                      str(PACKAGE_DIR / 'config' / 'fastdds.xml'))
+for _name, _value in profile_environment(PACKAGE_DIR / 'config' / 'fastdds.xml').items():
+    os.environ.setdefault(_name, _value)
 SPECS = {spec.name: spec for spec in SIM_PARAMETER_SPECS}
 DEFAULTS = {spec.name: spec.default for spec in SIM_PARAMETER_SPECS}
 TARGET = LedTarget.from_flat(DEFAULT_LED_POSITIONS)
