@@ -46,8 +46,6 @@ MODES = ('scripted', 'closed_loop')
 ENCODINGS = ('mono8', 'mono16')
 _DEFAULT_CAMERA = default_sim_camera()
 _SCENE = IrSceneConfig()
-# Simulated time never jumps by more than this many frame periods (a stalled process).
-_MAX_STEP_PERIODS = 3.0
 
 SIM_PARAMETER_SPECS = (
     ParameterSpec('width', 1280, 'image width (pixels)', 64, 8192, read_only=True),
@@ -136,6 +134,13 @@ def build_sim_setup(values):
     if values['occluded_led'] > target.count:
         raise ValueError(f"occluded_led = {values['occluded_led']} but there are only "
                          f'{target.count} LEDs')
+    if values['distractor_count']:
+        # Placed on the next frame, when a failure could only stop the node: try it now.
+        try:
+            random_distractors(np.random.default_rng(values['seed']), camera,
+                               values['distractor_count'])
+        except ValueError as error:
+            raise ValueError(f'distractor_count: {error}') from None
     scene = replace(_SCENE, flare_strength=values['flare_strength'],
                     noise_sigma_dn=values['noise_sigma_dn'],
                     hot_pixel_count=values['hot_pixel_count'],
@@ -252,11 +257,12 @@ class IrCameraSimNode(Node):
         if self._last_stamp_s is None or self._command is None:
             return
         linear, angular, received_s = self._command
-        if stamp_s - received_s > self._setup.values['cmd_timeout_s']:
-            return
-        dt = min(max(stamp_s - self._last_stamp_s, 0.0), _MAX_STEP_PERIODS * self._period_s)
-        self._rotation, self._translation = apply_twist(self._rotation, self._translation,
-                                                        linear, angular, dt)
+        # The chaser moves with the command from the last frame until this one, or until the
+        # command times out: frames late or slow, the truth still follows the stamps.
+        dt = min(stamp_s, received_s + self._setup.values['cmd_timeout_s']) - self._last_stamp_s
+        if dt > 0.0:
+            self._rotation, self._translation = apply_twist(self._rotation, self._translation,
+                                                            linear, angular, dt)
 
     @property
     def true_pose(self):

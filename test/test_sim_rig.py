@@ -272,6 +272,30 @@ def test_sim_refuses_invalid_parameter_changes(rig):
     assert len(sim._distractors) == 2
 
 
+def test_distractors_that_cannot_be_placed_are_refused_and_the_sim_goes_on(rig):
+    rig = rig()
+    sim = _sim(rig, mode='scripted', width=1280, height=64)
+    result = sim.set_parameters([Parameter('distractor_count', value=100)])[0]
+    assert not result.successful and 'cannot place 100 distractors' in result.reason
+    frames = sim.frames_out
+    assert rig.spin_until(lambda: sim.frames_out > frames + 2)
+
+
+def test_the_chaser_moves_for_the_time_between_stamps_however_late_the_frame(rig):
+    rig = rig()
+    sim = _sim(rig, mode='closed_loop', start_range_m=1.0, cmd_timeout_s=10.0)
+    start = sim.true_pose[1].copy()
+    # A frame two seconds late (the sim fell behind its rate): the truth follows the stamps.
+    sim._last_stamp_s = 100.0
+    sim._command = (np.array([0.1, 0.0, 0.0]), np.zeros(3), 100.0)
+    sim._move(102.0)
+    np.testing.assert_allclose(sim.true_pose[1] - start, [-0.2, 0.0, 0.0], atol=1e-12)
+    # And not beyond the command's timeout.
+    sim._last_stamp_s = 102.0
+    sim._move(200.0)
+    np.testing.assert_allclose(sim.true_pose[1] - start, [-1.0, 0.0, 0.0], atol=1e-12)
+
+
 def test_sim_takes_rclpys_own_use_sim_time_parameter(rig):
     rig = rig()
     sim = _sim(rig, mode='scripted')
