@@ -134,7 +134,6 @@ def run_publisher(options):
     from clingers_perception.ros_conversions import camera_info_message
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
-    from rclpy.time import Time
     from sensor_msgs.msg import CameraInfo, Image
 
     width, height = SIZES[options.size]
@@ -163,14 +162,12 @@ def run_publisher(options):
     last_report = start
     clock = node.get_clock()
     stop_at = start + options.duration_s if options.duration_s > 0.0 else math.inf
-    start_ns = clock.now().nanoseconds
     published = 0
     try:
         for index in range(options.frames):
-            if period:
-                stamp = Time(nanoseconds=start_ns + round(1e9 * period * index)).to_msg()
-            else:
-                stamp = clock.now().to_msg()
+            # Stamped when sent, as a driver stamps a frame when it is taken: a publisher that
+            # falls behind its schedule must not add the lag to the measured latency.
+            stamp = clock.now().to_msg()
             info.header.stamp = stamp
             image = images[index % LOOP_FRAMES]
             image.header.stamp = stamp
