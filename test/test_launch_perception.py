@@ -24,6 +24,7 @@ and waits for detection_quality and target_pose. Skipped where launch_testing is
 
 import os
 from pathlib import Path
+import tempfile
 import time
 import unittest
 
@@ -49,6 +50,7 @@ from clingers_perception.ros_conversions import camera_info_message
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
+from rcl_interfaces.srv import GetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -71,6 +73,10 @@ CAMERA = default_sim_camera(1280, 1024)
 TARGET = LedTarget.from_flat(DEFAULT_LED_POSITIONS)
 FRAME_PERIOD_S = 0.1
 TIMEOUT_S = 30.0
+# A parameter file of this run with one value off its default: the test can tell that the
+# launch file's params_file argument reached the node.
+PARAMS_FILE = Path(tempfile.gettempdir()) / f'{NAMESPACE}_params.yaml'
+COAST_FRAMES = 7
 
 
 @pytest.mark.launch_test
@@ -79,12 +85,14 @@ def generate_test_description():
     # does. Fast DDS reads the variable when the process creates its first participant: set it
     # here, before the launch starts anything.
     os.environ.update(profile_environment(DDS_PROFILE))
+    PARAMS_FILE.write_text(f'/**:\n  ros__parameters:\n    max_coast_frames: {COAST_FRAMES}\n')
     perception = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
         launch_arguments={
             'namespace': NAMESPACE,
             'image': IMAGE_TOPIC,
             'camera_info': CAMERA_INFO_TOPIC,
+            'params_file': str(PARAMS_FILE),
             'log_level': 'info',
         }.items())
     return LaunchDescription([perception, launch_testing.actions.ReadyToTest()])
@@ -157,6 +165,18 @@ class TestPerceptionLaunch(unittest.TestCase):
 
     def test_node_starts_with_the_parameter_file(self, proc_output):
         proc_output.assertWaitFor('watching 4 LEDs (non-coplanar layout)', timeout=TIMEOUT_S)
+        client = self.node.create_client(
+            GetParameters, f'/{NAMESPACE}/clingers_perception/get_parameters')
+        try:
+            self.assertTrue(client.wait_for_service(timeout_sec=TIMEOUT_S))
+            future = client.call_async(GetParameters.Request(names=['max_coast_frames']))
+            deadline = time.monotonic() + TIMEOUT_S
+            while not future.done() and time.monotonic() < deadline:
+                self.executor.spin_once(timeout_sec=0.1)
+            self.assertTrue(future.done(), 'no reply from get_parameters')
+            self.assertEqual(future.result().values[0].integer_value, COAST_FRAMES)
+        finally:
+            self.node.destroy_client(client)
 
     def test_detection_quality_arrives_for_a_rendered_frame(self):
         quality = self._stream_until(
