@@ -205,8 +205,10 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         # The brightness above the local background places an unsaturated LED and judges its
         # shape; a saturated spot is placed by its rim, and a smear's core another way.
         peak = int(cv2.minMaxLoc(crop, mask)[1])
-        saturated = not band.locate_core and peak >= SATURATION_LEVEL \
+        # Asked only where an answer is used: the rim placement, or the profile fit.
+        clipped = peak >= SATURATION_LEVEL and (band.fit_profile or not band.locate_core) \
             and is_saturated(crop, mask)
+        saturated = clipped and not band.locate_core
         spot = None if band.locate_core or saturated else cv2.moments(spot_weights(crop, mask))
         if shape_filters and not _passes_shape_filters(contour, area, stretch, band, spot):
             continue
@@ -215,8 +217,7 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         else:
             centre = rim_centre(crop, mask) if saturated else None
             x, y = centre if centre is not None else weighted_centroid(crop, mask, spot)
-        if band.fit_profile and peak >= SATURATION_LEVEL \
-                and (saturated or is_saturated(crop, mask)):
+        if band.fit_profile and clipped:
             radius, streak = spot_disc(crop, mask, shape, x, y)
             x, y = profile_centre(roi, x0 + x, y0 + y, radius, streak)
             x, y = x - x0, y - y0

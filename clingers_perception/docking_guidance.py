@@ -130,11 +130,12 @@ GUIDANCE_PARAMETER_SPECS = tuple(
      for f in fields(GuidanceSettings)]
     + [ParameterSpec('control_rate_hz', 30.0, 'rate (Hz) of cmd_vel and status', 1.0, 1000.0,
                      read_only=True)])
+_SPECS = {spec.name: spec for spec in GUIDANCE_PARAMETER_SPECS}
 
 
 def settings_from_values(values):
     """Return GuidanceSettings from {parameter name: value}; ValueError says what is wrong."""
-    check_values(values, {spec.name: spec for spec in GUIDANCE_PARAMETER_SPECS})
+    check_values(values, _SPECS)
     settings = GuidanceSettings(**{f.name: values[f.name] for f in fields(GuidanceSettings)})
     if settings.min_closing_speed > settings.max_closing_speed:
         raise ValueError('min_closing_speed must not exceed max_closing_speed')

@@ -105,8 +105,8 @@ class PerceptionNode(Node):
             self._range_pub.publish(range_message(
                 msg.header, result.pose.range_m, self._pipeline.camera.horizontal_fov_rad,
                 limits.min_range_m, limits.max_range_m))
-        if self._tf_pub is not None and result.pose is not None:
-            self._broadcast(msg.header, result.pose)
+            if self._tf_pub is not None:
+                self._broadcast(msg.header, result.pose)
         quality.extra['frames_received'] = self.frames_in
         quality.extra['frames_dropped'] = self._pipeline.frame_gaps.dropped
         self._quality_pub.publish(diagnostic_message(
