@@ -18,14 +18,14 @@
     python3 -m clingers_perception.demo [--timeout 120] [--distractors 0] [--seed 0]
                                         [--results results]
 
-Starts ir_camera_sim, perception_node and docking_guidance as three processes, as the launch
+Starts ir_camera_sim, docking_guidance and perception_node as three processes, as the launch
 file sim_docking.launch.py would (each told to load the package's config/fastdds.xml, see
-dds_profile), and watches them from this process: it prints the guidance phase, the
-range, the pose error against the simulator's ground truth and the detection state as the
-chaser closes. When guidance reports DOCKED (or on timeout) it stops the three processes
-(SIGINT, wait, then kill), prints a summary table and writes under the results folder:
-demo_docking.png (range, pose error and detection state over time), demo_docking.csv (one row
-per frame) and demo_logs/ (the output of each process).
+dds_profile), one at a time so that none of their first messages is lost, and watches them from
+this process: it prints the guidance phase, the range, the pose error against the simulator's
+ground truth and the detection state as the chaser closes. When guidance reports DOCKED (or on
+timeout) it stops the three processes (SIGINT, wait, then kill), prints a summary table and
+writes under the results folder: demo_docking.png (range, pose error and detection state over
+time), demo_docking.csv (one row per frame) and demo_logs/ (the output of each process).
 
 Exits 0 only when guidance reported DOCKED and the true final range is within 2 cm of the
 capture point.
@@ -56,6 +56,8 @@ SETTLE_S = 1.0
 PRINT_PERIOD_S = 1.0
 STOP_WAIT_S = 5.0
 STATES = ('LOST', 'ACQUIRING', 'TRACKING')
+# The three nodes, upstream first.
+NODES = ('ir_camera_sim', 'perception_node', 'docking_guidance')
 PHASE_COLOURS = {'SEARCH': '#d9d9d9', 'ALIGN': '#fdd49e', 'APPROACH': '#c7e9c0',
                  'HOLD': '#fcbba1', 'BACK_OFF': '#f768a1', 'DOCKED': '#9ecae1'}
 RANGE_BANDS_M = ((1.0, math.inf), (0.3, 1.0), (0.0, 0.3))
@@ -114,9 +116,10 @@ def cpu_seconds(pid):
 
 def stop_processes(processes):
     """
-    Stop the processes in the order started: SIGINT, wait, then kill; return exit codes.
+    Stop the processes in the order given: SIGINT, wait, then kill; return exit codes.
 
-    Upstream first, so that no node is interrupted while messages still pour in.
+    Give them upstream first (NODES), so that no node is interrupted while messages still pour
+    in.
     """
     codes = {}
     for name, process in processes.items():
@@ -392,21 +395,24 @@ def run(timeout_s, results, sim_overrides=()):
     monitor = None
     failure = None
     try:
-        # The monitor subscribes first so that it misses nothing; guidance starts once the
-        # target is tracked, so that its first phases are seen too.
+        # What a publisher sends before this process has discovered it is lost to the monitor,
+        # and discovering a new process took up to 3 s here. So the nodes start one at a time,
+        # each once the monitor hears the one before: the camera (the chaser stands still
+        # without commands), guidance (it stands still in SEARCH without a pose), then
+        # perception, which closes the loop. Every phase and nearly every frame is recorded.
         monitor = make_monitor(recording, on_phase)
         executor.add_node(monitor)
-        for name in ('ir_camera_sim', 'perception_node'):
-            processes[name] = start_process(name, commands[name], config, log_dir)
+        heard = {'ir_camera_sim': lambda: recording.truth,
+                 'docking_guidance': lambda: recording.phases}
+        waiting = ['ir_camera_sim', 'docking_guidance', 'perception_node']
         next_print = wall_start + PRINT_PERIOD_S
         while True:
             executor.spin_once(timeout_sec=0.05)
             now = time.monotonic()
-            if 'docking_guidance' not in processes and recording.estimates:
-                print(f'{now - wall_start:6.1f} s  perception tracks the target: starting '
-                      'docking_guidance', flush=True)
-                processes['docking_guidance'] = start_process(
-                    'docking_guidance', commands['docking_guidance'], config, log_dir)
+            if waiting and (not processes or heard[list(processes)[-1]]()):
+                name = waiting.pop(0)
+                print(f'{now - wall_start:6.1f} s  starting {name}', flush=True)
+                processes[name] = start_process(name, commands[name], config, log_dir)
             if docked_at and now - docked_at[0] >= SETTLE_S:
                 break
             if now - wall_start > timeout_s:
@@ -420,12 +426,12 @@ def run(timeout_s, results, sim_overrides=()):
                 next_print += PRINT_PERIOD_S
                 print(progress_line(now - wall_start, recording), flush=True)
         run_s = time.monotonic() - wall_start
-        cpu = {name: cpu_seconds(p.pid) for name, p in processes.items()}
+        cpu = {name: cpu_seconds(processes[name].pid) for name in NODES if name in processes}
         cpu['demo monitor'] = time.process_time() - cpu_start
     except (KeyboardInterrupt, ExternalShutdownException):
         failure = 'interrupted'
     finally:
-        codes = stop_processes(processes)
+        codes = stop_processes({name: processes[name] for name in NODES if name in processes})
         executor.shutdown()
         if monitor is not None:
             monitor.destroy_node()
