@@ -14,7 +14,8 @@
 
 """Tests of the LED layout: validation, coplanarity and the default layout."""
 
-from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget, LedTargetError
+from clingers_perception.led_target import (COPLANAR_TOLERANCE_M, DEFAULT_LED_POSITIONS,
+                                            LedTarget, LedTargetError)
 import numpy as np
 import pytest
 
@@ -109,3 +110,25 @@ def test_unusable_layouts_are_refused_with_the_reason(values, words):
     with pytest.raises(LedTargetError) as refused:
         LedTarget.from_flat(values)
     assert words in str(refused.value), str(refused.value)
+
+
+def _hexagon(radius=0.06):
+    """Return six points on a circle in the z = 0 plane, 60 degrees apart."""
+    angles = np.radians(np.arange(6) * 60.0)
+    return np.stack([radius * np.cos(angles), radius * np.sin(angles), np.zeros(6)], axis=1)
+
+
+@pytest.mark.parametrize('flat', [np.array(SQUARE), _hexagon()], ids=['4 LEDs', '6 LEDs'])
+@pytest.mark.parametrize('fraction, coplanar', [(0.9, True), (1.1, False)])
+def test_coplanar_means_an_rms_distance_from_the_plane_within_tolerance(flat, fraction,
+                                                                        coplanar):
+    """An RMS distance from the plane of 0.9x COPLANAR_TOLERANCE_M is flat, 1.1x is not."""
+    # Alternate LEDs up and down: the offsets are uncorrelated with x and y, so the best plane
+    # stays z = 0 and every LED is exactly `height` from it (RMS distance `height`).
+    height = fraction * COPLANAR_TOLERANCE_M
+    offsets = height * (-1.0) ** np.arange(flat.shape[0])
+    assert abs(offsets @ flat[:, 0]) < 1e-15 and abs(offsets @ flat[:, 1]) < 1e-15
+    points = flat + np.outer(offsets, [0.0, 0.0, 1.0])
+    c, s = np.cos(0.7), np.sin(0.7)
+    turned = points @ np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]]).T + [0.1, 0.0, 0.2]
+    assert LedTarget.from_points(turned).coplanar == coplanar
