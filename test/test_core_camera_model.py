@@ -15,6 +15,7 @@
 """Tests of the camera model built from CameraInfo fields: projection, undistortion, refusals."""
 
 from clingers_perception.camera_model import CameraModel, CameraModelError
+import cv2
 import numpy as np
 import pytest
 
@@ -136,6 +137,28 @@ def test_project_pose_matches_project_of_transformed_points():
     assert jacobian.shape[0] == 2 * points.shape[0]
 
 
+@pytest.mark.parametrize('model, d', [('plumb_bob', PLUMB_BOB), ('rational_polynomial', RATIONAL)])
+def test_project_batch_equals_opencv_for_many_poses(model, d):
+    """project_batch is cv2.projectPoints (project_pose) for every pose and point, to 1e-9 px."""
+    camera = _camera(model, d)
+    # Tangential terms that differ (p1 != p2) and a rational denominator that is not 1.
+    assert camera.distortion[2] != camera.distortion[3]
+    assert model == 'plumb_bob' or np.all(camera.distortion[5:8] != 0.0)
+    rng = np.random.default_rng(5)
+    grid = np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 5), np.linspace(-0.08, 0.08, 4),
+                                [-0.03, 0.0, 0.04]), axis=-1).reshape(-1, 3)
+    rvecs = rng.normal(0.0, 0.3, (40, 3))
+    rotations = np.array([cv2.Rodrigues(r)[0] for r in rvecs])
+    # Origins across the field of view, up to about 0.5 in normalized coordinates.
+    depth = rng.uniform(0.4, 3.0, 40)
+    translations = np.column_stack([rng.uniform(-0.45, 0.45, (40, 2)) * depth[:, None], depth])
+    batch = camera.project_batch(rotations, translations, grid)
+    assert batch.shape == (40, grid.shape[0], 2)
+    for index in range(40):
+        expected, _ = camera.project_pose(grid, rvecs[index], translations[index])
+        assert np.max(np.abs(batch[index] - expected)) < 1e-9, index
+
+
 def test_rectified_input_uses_p_and_no_distortion():
     """With rectified=True the model is P[:3, :3] with zero distortion, whatever K and D say."""
     camera = _camera(rectified=True)
@@ -196,6 +219,8 @@ def test_properties_and_size_check():
     ({'k': [-500.0] + K[1:]}, 'not a pinhole camera matrix'),
     ({'k': K[:8] + [0.0]}, 'not a pinhole camera matrix'),
     ({'k': K[:2] + [5000.0] + K[3:]}, 'principal point'),
+    ({'k': K[:5] + [5000.0] + K[6:]}, 'principal point'),
+    ({'k': K[:5] + [-600.0] + K[6:]}, 'principal point'),
     ({'k': [1e200] + K[1:4] + [1e200] + K[5:]}, 'beyond any camera'),
 ])
 def test_bad_calibrations_are_refused_with_the_reason(kwargs, words):
