@@ -266,3 +266,28 @@ def test_a_ghost_target_while_tracking_is_not_published_at_once(sim_camera, led_
     result = pipeline.process(ghost, 4 * PERIOD)
     assert result.pose is None and result.quality.state == ACQUIRING
     assert 'confirming' in result.quality.message
+
+
+@pytest.mark.parametrize('range_m', [0.4, 2.4])
+@pytest.mark.parametrize('fraction, confirmed', [(0.9, True), (1.1, False)])
+def test_acquisitions_are_consistent_within_a_quarter_of_the_range(range_m, fraction,
+                                                                   confirmed):
+    """A second acquisition 0.9x a quarter of the range away confirms, 1.1x does not, any range."""
+    tracker = Tracker(TrackingSettings(confirm_frames=2))
+    rvec = rotation_vector(FACING_ROTATION)
+    first = PoseEstimate(rvec, np.array([0.0, 0.0, range_m]), 0.1, None)
+    # Sideways, so that the range hardly changes (a quarter of it: 0.1 m at 0.4 m, 0.6 m at 2.4 m).
+    second = PoseEstimate(rvec, first.tvec + [0.0, fraction * 0.25 * range_m, 0.0], 0.1, None)
+    assert not tracker.update(0.0, first, None, acquired=True)
+    assert tracker.update(PERIOD, second, None, acquired=True) == confirmed
+    assert tracker.state == (TRACKING if confirmed else ACQUIRING)
+
+
+def test_a_fast_approach_from_afar_is_confirmed():
+    """Acquisitions at 3.0 m then 2.6 m (13 % of the range in one frame) confirm each other."""
+    tracker = Tracker(TrackingSettings(confirm_frames=2))
+    rvec = rotation_vector(FACING_ROTATION)
+    assert not tracker.update(0.0, PoseEstimate(rvec, np.array([0.0, 0.0, 3.0]), 0.1, None),
+                              None, acquired=True)
+    assert tracker.update(PERIOD, PoseEstimate(rvec, np.array([0.0, 0.0, 2.6]), 0.1, None),
+                          None, acquired=True)
