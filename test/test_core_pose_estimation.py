@@ -137,6 +137,57 @@ def test_coplanar_layout_gives_the_two_ippe_candidates(sim_camera, tilt_deg):
     assert np.degrees(rotation_angle_between(mirror.rotation, rotation)) > 5.0
 
 
+def test_coplanar_layout_without_a_prior_gives_the_truth_and_its_mirror(sim_camera):
+    """
+    Generic off-axis views of a flat layout: the truth, exact, and the mirror IPPE pose.
+
+    The mirror turns the target's normal over the line of sight: its +z is the true +z
+    reflected about the ray to the target (to a few degrees: the views are not orthographic).
+    """
+    flat = LedTarget.from_points(FLAT_LAYOUT)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        rotation = rotation_matrix(rng.normal(size=3) * 0.3) @ FACING_ROTATION
+        translation = np.array([*rng.uniform(-0.4, 0.4, 2), rng.uniform(0.8, 2.5)])
+        pixels = _pixels(sim_camera, flat.positions, rotation, translation)
+        candidates = solve_pose(sim_camera, flat.positions, pixels, True)
+        assert len(candidates) == 2, (translation, len(candidates))
+        best, mirror = candidates
+        position, attitude = _errors(best, rotation, translation)
+        assert position < 1e-6 and attitude < 1e-5, (translation, position, attitude)
+        assert best.rms_px < 1e-4 < mirror.rms_px
+        assert np.degrees(rotation_angle_between(mirror.rotation, rotation)) > 5.0
+        ray = translation / np.linalg.norm(translation)
+        normal = rotation[:, 2]
+        reflected = 2.0 * (normal @ ray) * ray - normal
+        turn = np.degrees(np.arccos(np.clip(mirror.rotation[:, 2] @ reflected, -1.0, 1.0)))
+        assert turn < 6.0, (translation, turn)
+
+
+@pytest.mark.parametrize('coplanar', [True, False], ids=['flat', 'default'])
+def test_a_prior_behind_the_camera_gives_no_candidate_behind_it(sim_camera, led_target,
+                                                                coplanar):
+    """A prior with negative depth is refined but poses behind the camera are dropped."""
+    target = LedTarget.from_points(FLAT_LAYOUT) if coplanar else led_target
+    for turn, translation in (((0.2, 0.1, 0.0), (0.1, 0.05, 1.2)),
+                              ((-0.1, 0.3, 0.2), (-0.2, 0.1, 0.5))):
+        rotation = rotation_matrix(turn) @ FACING_ROTATION
+        translation = np.array(translation)
+        pixels = _pixels(sim_camera, target.positions, rotation, translation)
+        # The first is the pose through the optical centre: for a flat layout it projects
+        # every LED exactly where the true pose does.
+        for prior_rotation, prior_translation in (
+                (rotation @ rotation_matrix([0.0, 0.0, np.pi]), -translation),
+                (rotation, -translation),
+                (rotation, translation * [1.0, 1.0, -1.0])):
+            candidates = solve_pose(sim_camera, target.positions, pixels, coplanar,
+                                    (rotation_vector(prior_rotation), prior_translation))
+            assert candidates
+            assert all(c.tvec[2] > 0.0 for c in candidates), [c.tvec for c in candidates]
+            position, attitude = _errors(candidates[0], rotation, translation)
+            assert position < 1e-6 and attitude < 1e-5
+
+
 @pytest.mark.parametrize('tilt_deg', [0.0, 10.0, 25.0, 40.0])
 def test_coplanar_layout_with_a_prior_finds_the_true_pose(sim_camera, tilt_deg):
     """With the tracker's prior (a few degrees off), the best coplanar candidate is the truth."""
@@ -263,6 +314,28 @@ def test_facing_cosine(sim_camera):
     turned = rotation_matrix([0.0, np.radians(120.0), 0.0]) @ FACING_ROTATION
     away = PoseEstimate(rotation_vector(turned), np.array([0.0, 0.0, 1.0]), 0.0, None)
     assert facing_cosine(away) == pytest.approx(np.cos(np.radians(120.0)))
+
+
+def _turned_from_the_camera(translation, view_deg, roll_deg=40.0):
+    """Return a rotation whose +z is `view_deg` from the ray to the camera, off the axis."""
+    towards = -np.asarray(translation, np.float64) / np.linalg.norm(translation)
+    side = np.cross([0.0, 1.0, 0.0], towards)
+    side /= np.linalg.norm(side)
+    facing = np.stack([side, np.cross(towards, side), towards], axis=1) \
+        @ rotation_matrix([0.0, 0.0, np.radians(roll_deg)])
+    return rotation_matrix(side * np.radians(view_deg)) @ facing
+
+
+@pytest.mark.parametrize('translation', [[0.6, 0.3, 1.0], [-0.4, 0.5, 0.7], [0.05, -0.9, 0.6]])
+def test_facing_cosine_off_the_optical_axis(translation):
+    """Off the axis, facing_cosine is the cosine of the angle between target +z and the camera."""
+    translation = np.array(translation)
+    for roll_deg in (0.0, 40.0, 135.0):
+        for view_deg in (0.0, 20.0, 45.0, 75.0, 110.0):
+            rotation = _turned_from_the_camera(translation, view_deg, roll_deg)
+            estimate = PoseEstimate(rotation_vector(rotation), translation, 0.0, None)
+            assert facing_cosine(estimate) == pytest.approx(np.cos(np.radians(view_deg)),
+                                                            abs=1e-9), (roll_deg, view_deg)
 
 
 def test_three_points_are_refused_or_give_every_solution(sim_camera, led_target):
