@@ -16,8 +16,9 @@
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      FACING_ROTATION, led_points_in_camera)
-from clingers_perception.blob_detection import BlobDetector
-from clingers_perception.identification import IdentificationLimits, LedIdentifier
+from clingers_perception.blob_detection import Blob, BlobDetector
+from clingers_perception.identification import (_nearest_unique, IdentificationLimits,
+                                                LedIdentifier)
 from clingers_perception.ir_scene import (default_sim_camera, Distractor, IrSceneRenderer,
                                           random_distractors)
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
@@ -26,6 +27,7 @@ from clingers_perception.range_bands import (band_range_m, DEFAULT_BANDS, scaled
                                              select_band)
 from clingers_perception.transforms import rotation_matrix, rotation_vector
 import numpy as np
+import pytest
 
 SQUARE = [[-0.05, -0.05, 0.0], [0.05, -0.05, 0.0], [0.05, 0.05, 0.0], [-0.05, 0.05, 0.0]]
 DETECTOR = BlobDetector('threshold')
@@ -157,6 +159,34 @@ def test_symmetric_square_is_ambiguous(sim_camera, ir_renderer):
         identification = identifier.acquire(sim_camera, blobs, band, band.centroid_noise_px)
         assert identification.match is None
         assert identification.reason.startswith('ambiguous'), identification.reason
+
+
+@pytest.mark.parametrize('range_m', [1.0, 2.0])
+def test_a_layout_symmetric_within_the_noise_is_ambiguous_on_exact_pixels(sim_camera, range_m):
+    """
+    A square with a corner 0.2 mm off: refused as ambiguous even when the spots are exact.
+
+    The turned assignment fits within a few centroid noise levels (0.05-0.1 px): a rival, however
+    well the right one fits. A corner 1.5 mm off makes the turned fit far worse: acquired.
+    """
+    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
+    translation = np.array([0.02, 0.03, range_m])
+    band = select_band(DEFAULT_BANDS, range_m)
+    for shift, ambiguous in ((0.0, True), (0.0002, True), (0.0015, False)):
+        layout = np.array(SQUARE)
+        layout[2, :2] += shift
+        target = LedTarget.from_points(layout)
+        pixels, _ = sim_camera.project_pose(target.positions, rotation_vector(rotation),
+                                            translation)
+        blobs = [Blob(float(x), float(y), 12.0, 200, 1.0, (int(x) - 2, int(y) - 2, 5, 5), False)
+                 for x, y in pixels]
+        identification = LedIdentifier(target).acquire(sim_camera, blobs, band,
+                                                       band.centroid_noise_px)
+        if ambiguous:
+            assert identification.match is None, (shift, identification.match)
+            assert identification.reason.startswith('ambiguous'), identification.reason
+        else:
+            assert identification.match.blob_of_led == (0, 1, 2, 3), identification.reason
 
 
 def test_clean_frames_are_identified(sim_camera, led_target, ir_renderer):
@@ -323,3 +353,142 @@ def test_any_hidden_led_of_five_is_acquired_with_min_leds_four(sim_camera, ir_re
                 sim_camera, blobs, band, band.centroid_noise_px)
             outcomes.append(_judge(identification, blobs, frame))
         assert outcomes == ['right'] * 4, (hidden, outcomes)
+
+
+def _rendered_blobs(target, renderer, rotation, translation, seed):
+    """Render the target at a pose; return its blobs and the band of its range."""
+    points = led_points_in_camera(target, rotation, translation)
+    frame = renderer.render(points, rng=np.random.default_rng(seed))
+    band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
+    return DETECTOR.detect(frame.image, band), band
+
+
+def _identify(camera, target, limits, blobs, band, rotation, translation):
+    """Return (acquire, match_predicted from the true pose) for blobs of the target."""
+    identifier = LedIdentifier(target, limits)
+    acquired = identifier.acquire(camera, blobs, band, band.centroid_noise_px)
+    prior = PoseEstimate(rotation_vector(rotation), np.asarray(translation, np.float64),
+                         float('nan'), None)
+    predicted, _ = camera.project_pose(target.positions, prior.rvec, prior.tvec)
+    tracked = identifier.match_predicted(camera, blobs, predicted, 12.0, band, prior)
+    return acquired, tracked
+
+
+def test_a_target_beyond_max_range_is_never_matched(sim_camera, led_target, ir_renderer):
+    """With max_range_m 1.5, clean frames at 2 to 2.5 m are neither acquired nor tracked."""
+    limits = IdentificationLimits(max_range_m=1.5)
+    rotation = rotation_matrix([0.05, -0.1, 0.1]) @ FACING_ROTATION
+    direction = np.array([0.1, 0.05, 1.0]) / np.linalg.norm([0.1, 0.05, 1.0])
+    for range_m in (1.2, 2.0, 2.2, 2.5):
+        translation = range_m * direction
+        blobs, band = _rendered_blobs(led_target, ir_renderer, rotation, translation, 3)
+        assert len(blobs) == 4
+        acquired, tracked = _identify(sim_camera, led_target, limits, blobs, band, rotation,
+                                      translation)
+        if range_m < limits.max_range_m:
+            assert acquired.match is not None and tracked.match is not None, range_m
+            continue
+        assert acquired.match is None, (range_m, acquired.match.pose.range_m)
+        assert tracked.match is None and 'out of range' in tracked.reason, range_m
+        # The same frame is identified when the limit allows its range.
+        acquired, tracked = _identify(sim_camera, led_target, IdentificationLimits(), blobs,
+                                      band, rotation, translation)
+        assert acquired.match is not None and tracked.match is not None, range_m
+
+
+def _turned_from_the_camera(translation, view_deg, roll_deg=40.0):
+    """Return a rotation whose +z is `view_deg` from the ray to the camera, off the axis."""
+    towards = -np.asarray(translation, np.float64) / np.linalg.norm(translation)
+    side = np.cross([0.0, 1.0, 0.0], towards)
+    side /= np.linalg.norm(side)
+    facing = np.stack([side, np.cross(towards, side), towards], axis=1) \
+        @ rotation_matrix([0.0, 0.0, np.radians(roll_deg)])
+    return rotation_matrix(side * np.radians(view_deg)) @ facing
+
+
+def test_a_target_turned_beyond_max_view_angle_is_never_matched(sim_camera, led_target,
+                                                                ir_renderer):
+    """With max_view_angle_deg 60, a target seen 65-70 degrees off its axis is refused."""
+    translation = np.array([0.3, -0.15, 0.8])
+    for view_deg in (50.0, 65.0, 70.0):
+        rotation = _turned_from_the_camera(translation, view_deg)
+        blobs, band = _rendered_blobs(led_target, ir_renderer, rotation, translation, 4)
+        assert len(blobs) == 4
+        for max_view_deg in (60.0, 75.0):
+            limits = IdentificationLimits(max_view_angle_deg=max_view_deg)
+            acquired, tracked = _identify(sim_camera, led_target, limits, blobs, band,
+                                          rotation, translation)
+            if view_deg < max_view_deg:
+                assert acquired.match is not None and tracked.match is not None, \
+                    (view_deg, max_view_deg)
+            else:
+                assert acquired.match is None, (view_deg, max_view_deg)
+                assert tracked.match is None and 'facing away' in tracked.reason, \
+                    (view_deg, max_view_deg)
+
+
+def test_an_led_predicted_outside_the_gate_is_matched_after_re_association(sim_camera,
+                                                                           ir_renderer):
+    """
+    Five LEDs, one predicted 20 px off with a 12 px gate: all five are matched, rightly.
+
+    Four LEDs within the gate give a pose; from it the fifth LED's spot is close, and taken.
+    """
+    target = LedTarget.from_points(FIVE_LEDS)
+    identifier = LedIdentifier(target, IdentificationLimits(min_leds=4))
+    rotation = rotation_matrix([0.1, -0.05, 0.03]) @ FACING_ROTATION
+    for range_m in (0.5, 1.5, 2.5):
+        translation = np.array([0.1, -0.05, range_m])
+        points = led_points_in_camera(target, rotation, translation)
+        frame = ir_renderer.render(points, rng=np.random.default_rng(12))
+        band = select_band(DEFAULT_BANDS, range_m)
+        blobs = DETECTOR.detect(frame.image, band)
+        assert len(blobs) == 5
+        prior = PoseEstimate(rotation_vector(rotation), translation, float('nan'), None)
+        predicted, _ = sim_camera.project_pose(target.positions, prior.rvec, prior.tvec)
+        for led in range(target.count):
+            off = predicted.copy()
+            off[led] += [20.0, 0.0]
+            identification = identifier.match_predicted(sim_camera, blobs, off, 12.0, band,
+                                                        prior)
+            assert _judge(identification, blobs, frame) == 'right', (range_m, led)
+            assert identification.match.matched == 5, (range_m, led, identification.match)
+
+
+def test_nearest_unique_gives_each_blob_to_one_led_at_most():
+    """Two LEDs nearest the same blob: the closer takes it, the other its next blob or none."""
+    # LEDs 0 and 1 both want blob 0; LED 1 is next nearest to blob 1.
+    distance = np.array([[1.0, 5.0, 9.0],
+                         [2.0, 3.0, 9.0],
+                         [8.0, 9.0, 0.5]])
+    assert _nearest_unique(distance, 10.0).tolist() == [0, 1, 2]
+    # The closer LED wins whichever row it is.
+    assert _nearest_unique(distance[[1, 0, 2]], 10.0).tolist() == [1, 0, 2]
+    # LED 1's next blob is beyond the gate: it gets none rather than LED 0's.
+    distance = np.array([[1.0, 20.0],
+                         [2.0, 15.0]])
+    assert _nearest_unique(distance, 10.0).tolist() == [0, -1]
+    # Without a conflict each LED simply takes its nearest blob within the gate.
+    assert _nearest_unique(np.array([[1.0, 4.0], [9.0, 6.0]]), 5.0).tolist() == [0, -1]
+
+
+def test_a_hidden_led_predicted_on_another_leds_spot_does_not_take_it(sim_camera, ir_renderer):
+    """Five LEDs, the fifth hidden and predicted 3 px from the first one's spot: it gets none."""
+    target = LedTarget.from_points(FIVE_LEDS)
+    identifier = LedIdentifier(target, IdentificationLimits(min_leds=4))
+    rotation = rotation_matrix([0.1, -0.05, 0.03]) @ FACING_ROTATION
+    visible = np.array([True, True, True, True, False])
+    for range_m in (0.5, 1.5, 2.5):
+        translation = np.array([0.1, -0.05, range_m])
+        points = led_points_in_camera(target, rotation, translation)
+        frame = ir_renderer.render(points, visible=visible, rng=np.random.default_rng(13))
+        band = select_band(DEFAULT_BANDS, range_m)
+        blobs = DETECTOR.detect(frame.image, band)
+        assert len(blobs) == 4
+        prior = PoseEstimate(rotation_vector(rotation), translation, float('nan'), None)
+        predicted, _ = sim_camera.project_pose(target.positions, prior.rvec, prior.tvec)
+        predicted[4] = predicted[0] + [3.0, 0.0]
+        identification = identifier.match_predicted(sim_camera, blobs, predicted, 48.0, band,
+                                                    prior)
+        assert _judge(identification, blobs, frame) == 'right', (range_m, identification.reason)
+        assert identification.match.matched == 4 and identification.match.blob_of_led[4] == -1
