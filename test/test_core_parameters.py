@@ -14,6 +14,9 @@
 
 """Tests of the node's parameter declarations and their validation, without ROS."""
 
+import math
+import re
+
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS
 from clingers_perception.parameters import (build_config, default_values, PARAMETER_SPECS,
                                             SPEC_BY_NAME)
@@ -115,6 +118,7 @@ def test_valid_changes_reach_the_settings():
     ({'led_positions': [float('nan')] * 12}, 'led_positions: led_positions holds NaN'),
     ({'min_leds': 5}, 'min_leds = 5 exceeds the 4 LEDs'),
     ({'min_range_m': 2.0, 'max_range_m': 1.0}, 'min_range_m must be smaller than max_range_m'),
+    ({'min_range_m': 1.0, 'max_range_m': 1.0}, 'min_range_m must be smaller than max_range_m'),
     ({'target_frame': ''}, "target_frame '' must be a non-empty name"),
     ({'target_frame': '/dock'}, "without a leading '/'"),
     ({'target_frame': 'dock 2'}, "target_frame 'dock 2' must be"),
@@ -132,6 +136,92 @@ def test_invalid_values_are_refused_with_a_reason(changes, words):
     with pytest.raises(ValueError) as refused:
         build_config(_with(**changes))
     assert words in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize('changes', [
+    {'max_coast_frames': 0}, {'max_coast_frames': 1000}, {'confirm_frames': 1},
+    {'confirm_frames': 10}, {'band_hysteresis': 0.0}, {'band_hysteresis': 0.5},
+    {'min_range_m': 0.0}, {'min_range_m': 0.1, 'max_range_m': 0.1 + 1e-9},
+], ids=lambda changes: '-'.join(f'{k}={v}' for k, v in changes.items()))
+def test_values_at_the_ends_of_their_ranges_are_accepted(changes):
+    """The documented range ends are valid, e.g. max_coast_frames 0 (LOST at the first miss)."""
+    config = build_config(_with(**changes))
+    settings = config.settings
+    reached = {'max_coast_frames': settings.tracking.max_coast_frames,
+               'confirm_frames': settings.tracking.confirm_frames,
+               'band_hysteresis': settings.band_hysteresis,
+               'min_range_m': settings.identification.min_range_m,
+               'max_range_m': settings.identification.max_range_m}
+    for name, value in changes.items():
+        assert reached[name] == value, name
+
+
+# Where each parameter other than the bands' ends up in the NodeConfig.
+_SETTING_OF = {
+    'led_positions': lambda c: c.target.positions.reshape(-1).tolist(),
+    'target_frame': lambda c: c.target_frame,
+    'publish_tf': lambda c: c.publish_tf,
+    'image_is_rectified': lambda c: c.image_is_rectified,
+    'detector_backend': lambda c: c.settings.detector_backend,
+    'mono16_bits': lambda c: c.settings.mono16_bits,
+    'max_image_bytes': lambda c: c.settings.max_image_bytes,
+    'band_hysteresis': lambda c: c.settings.band_hysteresis,
+    'max_candidates': lambda c: c.settings.identification.max_candidates,
+    'max_hypotheses': lambda c: c.settings.identification.max_hypotheses,
+    'max_view_angle_deg': lambda c: c.settings.identification.max_view_angle_deg,
+    'min_leds': lambda c: c.settings.identification.min_leds,
+    'min_range_m': lambda c: c.settings.identification.min_range_m,
+    'max_range_m': lambda c: c.settings.identification.max_range_m,
+    'confirm_frames': lambda c: c.settings.tracking.confirm_frames,
+    'max_coast_frames': lambda c: c.settings.tracking.max_coast_frames,
+    'max_prediction_gap_s': lambda c: c.settings.tracking.max_prediction_gap_s,
+    'window_margin_px': lambda c: c.settings.tracking.window_margin_px,
+    'coplanar_ambiguity_deg': lambda c: c.settings.coplanar_ambiguity_deg,
+}
+
+
+def _changed_band_value(default):
+    """Return a valid value other than a band field's default: the bands stay in order."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    return default * 1.1 + 0.01
+
+
+def test_every_parameter_reaches_its_setting():
+    """Each parameter set to a valid non-default value lands in its own settings field."""
+    changes = {
+        'led_positions': [float(v) for v in DEFAULT_LED_POSITIONS] + [0.0, -0.08, 0.01],
+        'target_frame': 'dock', 'publish_tf': False, 'image_is_rectified': True,
+        'detector_backend': 'simple_blob', 'mono16_bits': 12, 'max_image_bytes': 1 << 20,
+        'band_hysteresis': 0.2, 'max_candidates': 20, 'max_hypotheses': 64,
+        'max_view_angle_deg': 60.0, 'min_leds': 5, 'min_range_m': 0.1, 'max_range_m': 5.0,
+        'confirm_frames': 3, 'max_coast_frames': 9, 'max_prediction_gap_s': 2.5,
+        'window_margin_px': 20.0, 'coplanar_ambiguity_deg': 5.0,
+    }
+    band_specs = [spec for spec in PARAMETER_SPECS if spec.name.startswith('bands.')
+                  and spec.name != 'bands.near.min_range_m']  # the nearest band starts at 0
+    changes.update((spec.name, _changed_band_value(spec.default)) for spec in band_specs)
+    assert set(_SETTING_OF) | {spec.name for spec in band_specs} == \
+        set(SPEC_BY_NAME) - {'bands.near.min_range_m'}, 'a parameter is missing here'
+    defaults = default_values()
+    assert all(value != defaults[name] for name, value in changes.items())
+    config = build_config(_with(**changes))
+    for name, setting in _SETTING_OF.items():
+        assert setting(config) == changes[name], name
+    bands = {band.name: band for band in config.settings.bands}
+    for spec in band_specs:
+        _, band, field = spec.name.split('.')
+        assert getattr(bands[band], field) == changes[spec.name], spec.name
+
+
+@pytest.mark.parametrize('name', [spec.name for spec in PARAMETER_SPECS
+                                  if type(spec.default) is float and spec.low is not None])
+def test_nan_is_refused_for_every_floating_point_parameter(name):
+    """A NaN, false against both range ends, must not slip through the range check."""
+    with pytest.raises(ValueError, match=f'{re.escape(name)} = nan is outside'):
+        build_config(_with(**{name: math.nan}))
 
 
 def test_unknown_names_are_ignored_by_validation():

@@ -247,6 +247,15 @@ def test_attitude_error_keeps_it_from_docking():
         assert guidance.command(100.01 + frame / 30.0).phase != DOCKED
 
 
+@pytest.mark.parametrize('name', [spec.name for spec in GUIDANCE_PARAMETER_SPECS
+                                  if type(spec.default) is float])
+def test_nan_settings_are_refused(name):
+    """A NaN gain, limit or tolerance is refused by the range check, not commanded with."""
+    values = {spec.name: spec.default for spec in GUIDANCE_PARAMETER_SPECS}
+    with pytest.raises(ValueError, match=f'{name} = nan is outside'):
+        settings_from_values(dict(values, **{name: math.nan}))
+
+
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_flies_from_three_metres_to_docked_on_true_poses(seed):
     rotation, translation = approach_poses(ApproachSpec(

@@ -112,6 +112,14 @@ def test_invalid_setups_are_refused_with_a_reason(change, reason):
         build_sim_setup(dict(DEFAULTS, **change))
 
 
+@pytest.mark.parametrize('name', [spec.name for spec in SIM_PARAMETER_SPECS
+                                  if type(spec.default) is float])
+def test_nan_setups_are_refused(name):
+    """A NaN range, rate, offset or noise level is refused by the range check."""
+    with pytest.raises(ValueError, match=f'{name} = nan is outside'):
+        build_sim_setup(dict(DEFAULTS, **{name: math.nan}))
+
+
 def test_annotated_frame_marks_detections_and_model():
     camera = default_sim_camera()
     renderer = IrSceneRenderer(camera)
