@@ -247,6 +247,32 @@ def test_attitude_error_keeps_it_from_docking():
         assert guidance.command(100.01 + frame / 30.0).phase != DOCKED
 
 
+def test_lateral_error_keeps_it_from_docking():
+    """8 mm off the axis at the capture depth is inside the capture distance but never docks."""
+    # The camera centre sits at (8 mm, 0, capture distance) in the target frame.
+    off_axis = -FACING_ROTATION @ np.array([0.008, 0.0, SETTINGS.capture_distance_m])
+    guidance = DockingGuidance()
+    for frame in range(2 * SETTINGS.dock_confirm_frames):
+        _observe(guidance, 100.0 + frame / 30.0, translation=off_axis)
+        command = guidance.command(100.01 + frame / 30.0)
+        assert command.phase != DOCKED
+    assert command.errors.to_capture_m < SETTINGS.capture_tolerance_m
+    assert command.errors.lateral_m == pytest.approx(0.008)
+    assert command.errors.attitude_deg < SETTINGS.attitude_tolerance_deg
+
+
+def test_closing_speed_ignores_a_range_older_than_the_pose():
+    """A target_range of an earlier frame is not used: the pose's own range sets the speed."""
+    guidance = DockingGuidance()
+    guidance.update_range(100.0, 1.5)
+    guidance.update_pose(100.1, FACING_ROTATION, (0.0, 0.0, 0.6))
+    guidance.update_quality(100.1, 0, 'TRACKING', 0.9)
+    command = guidance.command(100.11)
+    assert command.phase == APPROACH
+    assert command.linear[2] == pytest.approx(
+        SETTINGS.closing_gain * (0.6 - SETTINGS.capture_distance_m))
+
+
 @pytest.mark.parametrize('name', [spec.name for spec in GUIDANCE_PARAMETER_SPECS
                                   if type(spec.default) is float])
 def test_nan_settings_are_refused(name):
