@@ -14,11 +14,13 @@
 
 """Tests of the detection-quality report: contract keys, 'nan' values, confidence, levels."""
 
+from dataclasses import replace
 import math
 
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
+from clingers_perception.pose_estimation import pose_covariance
 from clingers_perception.quality import (CONSISTENT_CHANCE, ERROR, fit_confidence,
                                          LEVEL_NAMES, OK, QualityReport, residual_chance,
                                          WARN)
@@ -155,6 +157,11 @@ def test_pipeline_reports_every_frame_even_without_a_pose(sim_camera, led_target
     glare = np.full_like(black, 230)
     report = pipeline.process(_raw(glare), 0.4).quality
     assert report.level == WARN and 'saturated' in report.message
+    # A lamp over 30 % of the view is glare enough to name.
+    partly = black.copy()
+    partly[:int(0.3 * black.shape[0]) + 1] = 230
+    report = pipeline.process(_raw(partly), 0.5).quality
+    assert report.level == WARN and 'saturated' in report.message, report.message
 
 
 @pytest.mark.parametrize('bits', [16, 12])
@@ -194,6 +201,8 @@ def test_pipeline_report_with_a_pose(sim_camera, led_target, ir_renderer):
     first = _values(reports[0])
     assert first['state'] == 'ACQUIRING' and first['range_m'] == 'nan'
     assert 'confirming' in reports[0].message
+    # Not published yet, but fitted: its reprojection rms is known.
+    assert 0.0 <= float(first['reprojection_rms_px']) < 0.5
     values = _values(reports[-1])
     assert values['state'] == 'TRACKING' and reports[-1].level == OK
     assert float(values['range_m']) == pytest.approx(np.linalg.norm(translation), rel=0.005)
@@ -205,3 +214,58 @@ def test_pipeline_report_with_a_pose(sim_camera, led_target, ir_renderer):
     # A repeated stamp is served but flagged.
     result = pipeline.process(_raw(frame.image), 2 / 30.0)
     assert result.quality.level == WARN and 'stamp repeats' in result.quality.message
+
+
+def _still_frames(renderer, target, count, seed):
+    """Return `count` frames of the target standing still at 1 m, each with its own noise."""
+    rng = np.random.default_rng(seed)
+    points = led_points_in_camera(target, FACING_ROTATION, np.array([0.02, -0.01, 1.0]))
+    return [_raw(renderer.render(points, rng=rng).image) for _ in range(count)]
+
+
+def _with_noise_priors(pipeline, target, priors):
+    """Configure `pipeline` with priors(band) as each band's centroid_noise_px."""
+    settings = pipeline.settings
+    bands = tuple(replace(b, centroid_noise_px=priors(b)) for b in settings.bands)
+    pipeline.configure(target, replace(settings, bands=bands))
+
+
+def _reported_noise(result):
+    return float(result.quality.extra['centroid_noise_px'])
+
+
+def test_new_noise_priors_restart_the_measured_noise(sim_camera, led_target, ir_renderer):
+    """Five times the bands' noise priors: the reported noise and the covariance follow them."""
+    pipeline = _pipeline(sim_camera, led_target)
+    frames = _still_frames(ir_renderer, led_target, 9, seed=4)
+    for index, raw in enumerate(frames[:8]):
+        before = pipeline.process(raw, index / 30.0)
+    assert before.pose is not None
+    _with_noise_priors(pipeline, led_target, lambda band: 5.0 * band.centroid_noise_px)
+    after = pipeline.process(frames[8], 8 / 30.0)
+    assert after.pose is not None and after.quality.state == 'TRACKING'
+    band = after.quality.detector_profile.split('/')[0]
+    prior = next(b for b in pipeline.bands if b.name == band).centroid_noise_px
+    # Measured afresh from the new prior, not from what was measured under the old one.
+    assert _reported_noise(after) > 0.5 * prior > 2.0 * _reported_noise(before)
+    assert np.all(np.diag(after.covariance) > 10.0 * np.diag(before.covariance))
+
+
+def test_measured_noise_above_the_prior_is_reported(sim_camera, led_target, ir_renderer):
+    """Residuals three times the noise prior raise the measured noise above it: no ceiling."""
+    pipeline = _pipeline(sim_camera, led_target)
+    frames = _still_frames(ir_renderer, led_target, 16, seed=5)
+    samples = []
+    for index, raw in enumerate(frames[:8]):
+        pose = pipeline.process(raw, index / 30.0).pose
+        if pose is not None:
+            # The per-frame noise estimate: squared residuals over 2 * LEDs - 6 dof.
+            samples.append(np.sum(pose.residuals_px ** 2) / (2 * len(pose.residuals_px) - 6))
+    prior = math.sqrt(np.mean(samples)) / 3.0
+    _with_noise_priors(pipeline, led_target, lambda band: prior)
+    for index, raw in enumerate(frames[8:], 8):
+        result = pipeline.process(raw, index / 30.0)
+    assert result.pose is not None and result.quality.state == 'TRACKING'
+    at_prior = pose_covariance(sim_camera, led_target.positions, result.pose, prior)
+    assert np.all(np.diag(result.covariance) > np.diag(at_prior))
+    assert _reported_noise(result) > prior

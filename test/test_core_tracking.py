@@ -17,6 +17,7 @@
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.blob_detection import Window
 from clingers_perception.image_decoding import RawImage
+from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.pose_estimation import PoseEstimate
 from clingers_perception.quality import ERROR
@@ -291,3 +292,28 @@ def test_a_fast_approach_from_afar_is_confirmed():
                               None, acquired=True)
     assert tracker.update(PERIOD, PoseEstimate(rvec, np.array([0.0, 0.0, 2.6]), 0.1, None),
                           None, acquired=True)
+
+
+def test_a_change_of_resolution_restarts_the_track(sim_camera, led_target, ir_renderer):
+    """Frames binned 2x2 with their camera_info: the next frame acquires anew, without a pose."""
+    binned = default_sim_camera(sim_camera.width // 2, sim_camera.height // 2)
+    binned_renderer = IrSceneRenderer(binned)
+    points = led_points_in_camera(led_target, FACING_ROTATION, np.array([0.03, -0.02, 1.0]))
+    rng = np.random.default_rng(3)
+
+    def frame(renderer):
+        image = renderer.render(points, rng=rng).image
+        return RawImage('mono8', image.shape[1], image.shape[0], image.shape[1], False,
+                        image.tobytes())
+
+    pipeline = LedPosePipeline(led_target)
+    pipeline.set_camera(sim_camera)
+    for index in range(3):
+        result = pipeline.process(frame(ir_renderer), index * PERIOD)
+    assert result.pose is not None and result.quality.state == TRACKING
+    pipeline.set_camera(binned)
+    results = [pipeline.process(frame(binned_renderer), (3 + k) * PERIOD) for k in range(2)]
+    assert results[0].pose is None and results[0].quality.state == ACQUIRING
+    assert 'confirming' in results[0].quality.message, results[0].quality.message
+    # The same target is confirmed in the binned frames on the next frame.
+    assert results[1].pose is not None and results[1].quality.state == TRACKING
