@@ -33,9 +33,10 @@ from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSc
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.parameters import build_config, default_values
 from clingers_perception.pipeline import LedPosePipeline
+from clingers_perception.quality import QualityReport
 from clingers_perception.replay import (bag_messages, CameraInfoFields, CSV_COLUMNS,
-                                        load_camera_yaml, load_parameters, main, replay,
-                                        ReplayError)
+                                        load_camera_yaml, load_parameters, main, QUALITY_KEYS,
+                                        replay, ReplayError)
 from clingers_perception.transforms import matrix_from_quaternion
 import cv2
 import numpy as np
@@ -48,6 +49,9 @@ FRAME_ID = 'ir_camera_optical'
 # Some recorded stamp (2026-01-01), 30 Hz.
 FIRST_STAMP_NS = 1_767_225_600_000_000_000
 PERIOD_NS = 33_333_333
+# The contract keys of detection_quality, each a CSV column.
+CONTRACT_KEYS = ('state', 'leds_expected', 'leds_detected', 'leds_matched', 'reprojection_rms_px',
+                 'confidence', 'range_m', 'detector_profile', 'processing_ms')
 
 
 def _camera_info():
@@ -76,9 +80,9 @@ def _raw(image):
                     sys.byteorder == 'big', image)
 
 
-def _live(images, stamps):
+def _live(images, stamps, values=None):
     """Run the images through a pipeline as perception_node does; return the FrameResults."""
-    config = build_config(default_values())
+    config = build_config(default_values() if values is None else values)
     pipeline = LedPosePipeline(config.target, config.settings)
     info = _camera_info()
     results = []
@@ -89,7 +93,9 @@ def _live(images, stamps):
     return results
 
 
-def _write_bag(path, images, storage, extra_image_topic=None, extra_camera_info_topic=None):
+def _write_bag(path, images, storage, extra_image_topic=None, extra_camera_info_topic=None,
+               extra_camera_info=None):
+    """Write a bag of `images` and their CameraInfo; `extra_camera_info` on the extra topic."""
     # rosbags comes from PyPI (requirements/ros-kilted-pip.txt); a ROS install may lack it.
     pytest.importorskip('rosbags')
     from rosbags.rosbag2 import StoragePlugin, Writer
@@ -97,7 +103,7 @@ def _write_bag(path, images, storage, extra_image_topic=None, extra_camera_info_
 
     store = get_typestore(Stores.ROS2_HUMBLE)
     types = store.types
-    info = _camera_info()
+    infos = [_camera_info(), extra_camera_info or _camera_info()]
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     stamps = []
     with Writer(path, version=9, storage_plugin=plugin) as writer:
@@ -115,18 +121,19 @@ def _write_bag(path, images, storage, extra_image_topic=None, extra_camera_info_
                 stamp=types['builtin_interfaces/msg/Time'](
                     sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
                 frame_id=FRAME_ID)
-            camera_info = types['sensor_msgs/msg/CameraInfo'](
+            camera_infos = [types['sensor_msgs/msg/CameraInfo'](
                 header=header, height=info.height, width=info.width,
                 distortion_model=info.distortion_model, d=np.array(info.d),
                 k=np.array(info.k), r=np.eye(3).reshape(-1), p=np.array(info.p), binning_x=0,
                 binning_y=0, roi=types['sensor_msgs/msg/RegionOfInterest'](
                     x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+                for info in infos]
             message = types['sensor_msgs/msg/Image'](
                 header=header, height=image.shape[0], width=image.shape[1],
                 encoding='mono8' if image.dtype == np.uint8 else 'mono16', is_bigendian=0,
                 step=image.strides[0], data=image.reshape(-1).view(np.uint8))
             # The driver publishes camera_info with each image; the recorder sees it first.
-            for connection in info_connections:
+            for connection, camera_info in zip(info_connections, camera_infos):
                 writer.write(connection, stamp_ns,
                              store.serialize_cdr(camera_info, 'sensor_msgs/msg/CameraInfo'))
             for connection in image_connections:
@@ -146,11 +153,16 @@ def _assert_same_poses(rows, live):
     published = 0
     for row, expected in zip(rows, live):
         assert row['state'] == expected.quality.state
+        # Each contract key has its column, holding what the live report said (but the time).
+        values = dict(expected.quality.key_values())
+        for key in CONTRACT_KEYS[:-1]:
+            assert row[key] == values[key], key
         if expected.pose is None:
             assert row['pose_valid'] == '0' and row['x'] == 'nan'
             continue
         published += 1
         assert row['pose_valid'] == '1'
+        assert math.isfinite(float(row['reprojection_rms_px']))
         position = [float(row[k]) for k in ('x', 'y', 'z')]
         assert position == list(expected.pose.tvec)
         rotation = matrix_from_quaternion([float(row[k]) for k in ('qx', 'qy', 'qz', 'qw')])
@@ -376,3 +388,45 @@ def test_bag_folder_without_metadata_names_the_cause(tmp_path, frames, capsys):
         main([str(bag), '-o', str(tmp_path / 'x.csv')])
     assert stop.value.code == 2
     assert 'no metadata.yaml' in capsys.readouterr().err
+
+
+def test_csv_quality_columns_are_the_keys_of_detection_quality():
+    """Every quality column of the CSV is a key that QualityReport emits, the contract's all."""
+    keys = [key for key, _ in QualityReport(level=0, message='', state='TRACKING',
+                                            leds_expected=4).key_values()]
+    assert QUALITY_KEYS == CONTRACT_KEYS == tuple(keys)
+    assert set(QUALITY_KEYS) <= set(CSV_COLUMNS)
+
+
+def test_rectified_parameter_reaches_the_replayed_camera(tmp_path, frames, capsys):
+    """--params with image_is_rectified: true replays as a live node that uses P, not K and D."""
+    bag = tmp_path / 'rectified'
+    stamps = _write_bag(bag, frames, 'sqlite3')
+    params = tmp_path / 'perception.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    image_is_rectified: true\n')
+    output = tmp_path / 'poses.csv'
+    assert main([str(bag), '--params', str(params), '-o', str(output)]) == 0
+    capsys.readouterr()
+    rectified = _live(frames, stamps, dict(default_values(), image_is_rectified=True))
+    _assert_same_poses(_read_csv(output), rectified)
+    # The lens distorts: taking the image as rectified gives other poses.
+    raw = _live(frames, stamps)
+    assert not np.allclose(rectified[-1].pose.tvec, raw[-1].pose.tvec, rtol=0.0, atol=1e-4)
+
+
+def test_bag_camera_info_is_taken_beside_the_image_topic(tmp_path, frames, capsys):
+    """/ir_camera/image_raw replays with /ir_camera/camera_info, not another camera's."""
+    other = default_sim_camera(1280, 1024)
+    k = tuple(float(v) for v in other.camera_matrix.reshape(-1))
+    other_info = CameraInfoFields(other.width, other.height, 'plumb_bob',
+                                  tuple(float(v) for v in other.distortion), k,
+                                  k[0:3] + (0.0,) + k[3:6] + (0.0,) + k[6:9] + (0.0,))
+    bag = tmp_path / 'two_cameras'
+    stamps = _write_bag(bag, frames[:4], 'sqlite3', extra_camera_info_topic='/cam_b/camera_info',
+                        extra_camera_info=other_info)
+    infos = [m for m in bag_messages(str(bag)) if isinstance(m, CameraInfoFields)]
+    assert infos == [_camera_info()] * 4
+    output = tmp_path / 'poses.csv'
+    assert main([str(bag), '-o', str(output)]) == 0
+    capsys.readouterr()
+    _assert_same_poses(_read_csv(output), _live(frames[:4], stamps))
