@@ -32,9 +32,10 @@ from clingers_perception.approach_trajectory import (approach_poses, ApproachSpe
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
 from clingers_perception.perception_node import PerceptionNode
+from clingers_perception.pipeline import LedPosePipeline
 from clingers_perception.pose_estimation import PoseEstimate
-from clingers_perception.ros_conversions import (camera_info_message, pose_message,
-                                                 transform_message)
+from clingers_perception.ros_conversions import (camera_info_message, pose_message, raw_image,
+                                                 stamp_seconds, transform_message)
 from clingers_perception.transforms import (matrix_from_quaternion, rotation_angle_between,
                                             rotation_matrix, rotation_vector)
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -267,7 +268,9 @@ def assert_contract_values(outcome):
     assert CONTRACT_KEYS <= set(values), f'missing keys: {CONTRACT_KEYS - set(values)}'
     assert values['state'] in ('ACQUIRING', 'TRACKING', 'LOST')
     assert values['leds_expected'] == str(TARGET.count)
-    assert 'frames_received' in values
+    assert 'frames_received' in values and 'frames_dropped' in values
+    # The diagnostic names the camera whose frame it judged.
+    assert outcome.status.hardware_id == FRAME_ID
     confidence = float(values['confidence'])
     assert np.isnan(confidence) or 0.0 <= confidence <= 1.0
     assert outcome.status.message, 'a status needs a message a person can act on'
@@ -296,10 +299,16 @@ def test_approach_gives_one_quality_per_frame_and_accurate_stamped_poses(rig, re
                                          lateral_offset_m=0.15, attitude_offset_deg=5.0,
                                          seed=3))
     stamps, outcomes = [], []
+    # The same frames through a pipeline of the node's defaults, without ROS.
+    offline, expected = LedPosePipeline(TARGET), []
     for truth in truths:
         image = image_message(render(renderers[8], truth, rng), 'mono8')
-        outcomes.append(rig.send(image, camera_info_message(CAMERA)))
+        info = camera_info_message(CAMERA)
+        outcomes.append(rig.send(image, info))
         stamps.append(_stamp_ns(image.header.stamp))
+        offline.set_camera_info(info.width, info.height, info.distortion_model, info.d, info.k,
+                                info.p)
+        expected.append(offline.process(raw_image(image), stamp_seconds(image.header.stamp)))
 
     assert [_stamp_ns(q.header.stamp) for q in rig.qualities] == stamps
     assert [int(o.values['frames_received']) for o in outcomes] == \
@@ -317,6 +326,12 @@ def test_approach_gives_one_quality_per_frame_and_accurate_stamped_poses(rig, re
         if outcome.pose is not None:
             assert outcome.status.level == DiagnosticStatus.OK, outcome.status.message
             assert_pose_matches(outcome, truth)
+    # The covariance is published as the pipeline computed it, row-major, block by block.
+    for outcome, offline_result in zip(outcomes, expected):
+        assert (outcome.pose is None) == (offline_result.pose is None)
+        if outcome.pose is not None:
+            np.testing.assert_allclose(np.reshape(outcome.pose.pose.covariance, (6, 6)),
+                                       offline_result.covariance, rtol=1e-6, atol=0.0)
     profiles = {o.values['detector_profile'].split('/')[0] for o in outcomes}
     assert profiles == {'far', 'mid', 'near'}, 'the approach crosses all three range bands'
 
@@ -335,6 +350,20 @@ def test_transform_message_is_the_published_pose():
     assert (q.x, q.y, q.z, q.w) == (o.x, o.y, o.z, o.w)
     np.testing.assert_allclose(matrix_from_quaternion([q.x, q.y, q.z, q.w]), rotation,
                                atol=1e-12)
+
+
+def test_pose_message_keeps_the_covariance_row_major():
+    """Each of 36 different covariance entries lands at row * 6 + column, nothing reordered."""
+    pose = PoseEstimate(rotation_vector(FACING_ROTATION), np.array([0.1, -0.05, 1.4]), 0.1,
+                        None)
+    covariance = np.arange(36.0).reshape(6, 6)
+    covariance = covariance + 100.0 * covariance.T
+    published = pose_message(Header(frame_id=FRAME_ID), pose, covariance).pose.covariance
+    assert list(published) == [float(covariance[row, column])
+                               for row in range(6) for column in range(6)]
+    # The position block first (x, y, z), then the rotation block (about x, y, z).
+    assert published[0] == covariance[0, 0] and published[35] == covariance[5, 5]
+    assert published[3] == covariance[0, 3] and published[18] == covariance[3, 0]
 
 
 def test_target_frame_is_broadcast_on_tf_with_each_pose(rig, renderers):
@@ -516,7 +545,8 @@ def test_undecodable_payload_does_not_stop_the_node(rig, renderers):
     rig = rig()
     rng = np.random.default_rng(61)
     poses = slow_approach(6)
-    track(rig, renderers, poses[:4], rng)
+    tracked = track(rig, renderers, poses[:4], rng)
+    assert [o.values['frames_dropped'] for o in tracked] == ['0'] * 4
     image = image_message(render(renderers[8], poses[4], rng), 'mono8')
     rig.next_header(image)
     rig.image_pub.publish(serialize_message(image)[:-1000])
@@ -525,6 +555,8 @@ def test_undecodable_payload_does_not_stop_the_node(rig, renderers):
                     camera_info_message(CAMERA))
     assert good.pose is not None, good.status.message
     assert_pose_matches(good, poses[5])
+    # The stamp of the frame that never arrived is counted as one dropped.
+    assert good.values['frames_dropped'] == '1'
 
 
 def _stamp_ns(stamp):
