@@ -188,11 +188,16 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         x0, y0 = max(0, left - 2), max(0, top - 2)
         x1, y1 = min(roi_w, left + w + 2), min(roi_h, top + h + 2)
         mask = binary[y0:y1, x0:x1]
+        foreign = None
         if len(contours) > 1:
-            # Other components may reach into this box: keep the pixels inside this outline.
+            # Other components may reach into this box: keep the pixels inside this outline,
+            # and keep theirs (a hot pixel, a glint beside the LED) out of this spot's light.
             outline = np.zeros_like(mask)
             cv2.drawContours(outline, [contour], -1, 1, cv2.FILLED, offset=(-x0, -y0))
-            mask = cv2.bitwise_and(mask, outline)
+            spot_mask = cv2.bitwise_and(mask, outline)
+            if cv2.countNonZero(spot_mask) < cv2.countNonZero(mask):
+                foreign = cv2.subtract(mask, spot_mask)
+            mask = spot_mask
         area = cv2.countNonZero(mask)
         if area > band.max_area_px or (
                 area < band.min_area_px and w * h >= band.min_area_px
@@ -209,14 +214,15 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         clipped = peak >= SATURATION_LEVEL and (band.fit_profile or not band.locate_core) \
             and is_saturated(crop, mask)
         saturated = clipped and not band.locate_core
-        spot = None if band.locate_core or saturated else cv2.moments(spot_weights(crop, mask))
+        spot = None if band.locate_core or saturated else \
+            cv2.moments(spot_weights(crop, mask, foreign))
         if shape_filters and not _passes_shape_filters(contour, area, stretch, band, spot):
             continue
         if band.locate_core:
-            x, y = core_centre(crop, mask, shape)
+            x, y = core_centre(crop, mask, shape, foreign)
         else:
-            centre = rim_centre(crop, mask) if saturated else None
-            x, y = centre if centre is not None else weighted_centroid(crop, mask, spot)
+            centre = rim_centre(crop, mask, foreign) if saturated else None
+            x, y = centre if centre is not None else weighted_centroid(crop, mask, spot, foreign)
         if band.fit_profile and clipped:
             radius, streak = spot_disc(crop, mask, shape, x, y)
             x, y = profile_centre(roi, x0 + x, y0 + y, radius, streak)

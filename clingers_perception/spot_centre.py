@@ -59,14 +59,27 @@ _RIM_KERNEL = np.ones((5, 5), np.uint8)
 _LEVELS = np.array(RIM_LEVELS)
 
 
-def spot_weights(crop, mask):
+def spot_support(mask, foreign=None):
+    """
+    Return the pixels that hold the light of the spot `mask`: the mask grown by two pixels.
+
+    `foreign` (0/1 like `mask`, or None) are pixels of other spots above the detector's
+    threshold, a hot pixel or a glint beside the LED: they are left out, their light is not
+    this spot's.
+    """
+    support = cv2.dilate(mask, _RIM_KERNEL)
+    return support if foreign is None else cv2.subtract(support, foreign)
+
+
+def spot_weights(crop, mask, foreign=None):
     """
     Return the brightness of the spot `mask` in `crop` above its local background (float32).
 
-    The support is the mask with a two-pixel rim: the flanks below threshold carry most of the
-    sub-pixel information, and the rim's mean is the local background.
+    The support is the mask with a two-pixel rim, without `foreign` pixels (spot_support): the
+    flanks below threshold carry most of the sub-pixel information, and the rim's mean is the
+    local background.
     """
-    support = cv2.dilate(mask, _RIM_KERNEL)
+    support = spot_support(mask, foreign)
     rim = crop[support > mask]
     weights = crop.astype(np.float32)
     weights -= float(rim.mean()) if rim.size else 0.0
@@ -75,14 +88,14 @@ def spot_weights(crop, mask):
     return weights
 
 
-def weighted_centroid(crop, mask, moments=None):
+def weighted_centroid(crop, mask, moments=None, foreign=None):
     """
     Return (x, y) of the intensity-weighted centroid of the spot `mask` in `crop`.
 
-    `moments` are those of spot_weights(crop, mask) when the caller has them already.
+    `moments` are those of spot_weights(crop, mask, foreign) when the caller has them already.
     """
     if moments is None:
-        moments = cv2.moments(spot_weights(crop, mask))
+        moments = cv2.moments(spot_weights(crop, mask, foreign))
     if moments['m00'] <= 0.0:
         moments = cv2.moments(mask, binaryImage=True)
     return moments['m10'] / moments['m00'], moments['m01'] / moments['m00']
@@ -93,15 +106,15 @@ def is_saturated(crop, mask):
     return cv2.countNonZero(_clipped(crop, mask)) >= MIN_SATURATED_PX
 
 
-def rim_centre(crop, mask):
+def rim_centre(crop, mask, foreign=None):
     """
     Return (x, y) of the circle through the rim of a saturated round spot, or None.
 
     `crop` is the 8-bit image around the spot with a margin of two pixels or more, `mask` the
-    spot's pixels (uint8, 0 or 1). None when the rim has too few points for a circle or the
-    circle's centre falls outside the crop.
+    spot's pixels (uint8, 0 or 1), `foreign` those of other spots (spot_support). None when the
+    rim has too few points for a circle or the circle's centre falls outside the crop.
     """
-    x, y, _ = _rim_points(crop, mask)
+    x, y, _ = _rim_points(crop, mask, foreign)
     circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
     if circle is not None and _plausible(circle[0], circle[1], crop.shape):
         return circle[0], circle[1]
@@ -118,22 +131,23 @@ def elongation(moments):
     return math.sqrt(major / minor) if minor > 1e-9 else math.inf
 
 
-def core_centre(crop, mask, blob=None):
+def core_centre(crop, mask, blob=None, foreign=None):
     """
     Return (x, y) of the LED in a spot that may be a saturated flare smear.
 
     The smear extends to one side of the LED only, so its centroid is not the LED: the disc is
     located by the circle through its rim, leaving out the side where the streak leaves it.
-    `blob` are the binary moments of `mask` when the caller has them already.
+    `blob` are the binary moments of `mask` when the caller has them already; `foreign` are
+    the pixels of other spots in the crop (spot_support).
     """
     saturated = _clipped(crop, mask)
     if cv2.countNonZero(saturated) < MIN_SATURATED_PX:
-        return weighted_centroid(crop, mask)
+        return weighted_centroid(crop, mask, foreign=foreign)
     if blob is None:
         blob = cv2.moments(mask, binaryImage=True)
     rim = whole = None
     if elongation(blob) < ELONGATED_BLOB:
-        rim = _rim_points(crop, mask)
+        rim = _rim_points(crop, mask, foreign)
         whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
         if whole is not None:
             if float(np.max(np.abs(whole[3]))) < ROUND_RIM_PX \
@@ -152,7 +166,8 @@ def core_centre(crop, mask, blob=None):
             reach = int(2.0 * radius) + 4
             left, top = max(0, int(core_x) - reach), max(0, int(core_y) - reach)
             right, bottom = int(core_x) + reach + 1, int(core_y) + reach + 1
-            rim = _rim_points(crop[top:bottom, left:right], mask[top:bottom, left:right])
+            rim = _rim_points(crop[top:bottom, left:right], mask[top:bottom, left:right],
+                              None if foreign is None else foreign[top:bottom, left:right])
         x, y, level = rim
         dx, dy = x + (left - core_x), y + (top - core_y)
         distance = np.hypot(dx, dy)
@@ -163,7 +178,7 @@ def core_centre(crop, mask, blob=None):
     else:
         # A streak too faint or short to move the blob's centroid can still bulge the rim.
         if rim is None:
-            rim = _rim_points(crop, mask)
+            rim = _rim_points(crop, mask, foreign)
             whole = _fit_circle(*rim) if rim[0].size >= MIN_RIM_POINTS else None
         if whole is not None:
             circle = _fit_without_bulge(*rim, whole, (core_x, core_y))
@@ -179,15 +194,16 @@ def _clipped(crop, mask):
     return cv2.bitwise_and(clipped, mask)
 
 
-def _rim_points(crop, mask):
+def _rim_points(crop, mask, foreign=None):
     """
     Return x, y and level index of where the spot's flanks cross RIM_LEVELS, along rows and cols.
 
-    Only the mask grown by two pixels is searched, so a neighbour in the crop adds no crossing.
+    Only the mask grown by two pixels, without `foreign` pixels, is searched (spot_support), so
+    a neighbour in the crop adds no crossing.
     Linear interpolation errs by a fraction of a pixel that depends on where the grid cuts the
     flank; that error varies around the rim and across levels, and mostly averages out.
     """
-    support = cv2.dilate(mask, _RIM_KERNEL)
+    support = spot_support(mask, foreign)
     background = cv2.mean(crop, support - mask)[0]
     top = cv2.minMaxLoc(crop, mask)[1]
     levels = background + _LEVELS * (top - background)

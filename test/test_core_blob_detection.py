@@ -15,6 +15,7 @@
 """Tests of both blob detector back-ends on rendered IR frames, far spots to near flare smears."""
 
 from dataclasses import replace
+import math
 
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.blob_detection import BACKENDS, BlobDetector, Window
@@ -348,3 +349,29 @@ def test_a_dim_spot_above_threshold_in_one_pixel_is_found_but_hot_pixels_are_not
     blobs = BlobDetector('threshold').detect(image, band)
     assert [(round(b.x), round(b.y)) for b in blobs] == [(40, 60)]
     assert abs(blobs[0].x - 40.0) < 0.05 and abs(blobs[0].y - 60.0) < 0.05
+
+
+@pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 150, 1.0), (MID, 240, 1.6),
+                                                     (MID, 700, 1.6)])
+def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sigma_px):
+    """A lone 255 pixel anywhere within two pixels of a spot's outline leaves its LED in place."""
+    rows, cols = np.mgrid[0:120, 0:160]
+    light = peak_dn * np.exp(-((cols - 60.3) ** 2 + (rows - 50.6) ** 2) / (2 * sigma_px ** 2))
+    image = np.clip(6 + np.round(light), 0, 255).astype(np.uint8)
+    alone = BlobDetector('threshold').detect(image, band)
+    assert len(alone) == 1
+    spot = image > band.threshold_min
+    placements = 0
+    for y in range(44, 58):
+        for x in range(54, 68):
+            # Not touching the spot: a separate component, but inside its crop and rim.
+            if spot[y - 1:y + 2, x - 1:x + 2].any():
+                continue
+            placements += 1
+            hot = image.copy()
+            hot[y, x] = 255
+            found = [b for b in BlobDetector('threshold').detect(hot, band)
+                     if abs(b.x - alone[0].x) < 3.0 and abs(b.y - alone[0].y) < 3.0]
+            assert len(found) == 1, (x, y)
+            assert math.hypot(found[0].x - alone[0].x, found[0].y - alone[0].y) < 1e-3, (x, y)
+    assert placements > 100
