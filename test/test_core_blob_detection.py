@@ -159,8 +159,13 @@ def test_near_band_without_core_location_is_biased(ir_renderer, led_target):
     assert np.all(without > 5.0), without
 
 
-def _placement_errors(camera, config, range_m, count=40, seed=0, bands=DEFAULT_BANDS):
-    """Errors (px) of single LEDs at `range_m` in random directions, i.e. random pixel phases."""
+def _placement_errors(camera, config, range_m, count=40, seed=0, bands=DEFAULT_BANDS,
+                      full_scale=255):
+    """
+    Errors (px) of single LEDs at `range_m` in random directions, i.e. random pixel phases.
+
+    `full_scale` below 255 is a sensor that clips there: no pixel is brighter.
+    """
     renderer = IrSceneRenderer(camera, config)
     detector = BlobDetector('threshold')
     band = select_band(bands, range_m)
@@ -169,7 +174,8 @@ def _placement_errors(camera, config, range_m, count=40, seed=0, bands=DEFAULT_B
     for _ in range(count):
         ray = np.array([rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), 1.0])
         frame = renderer.render((range_m * ray / np.linalg.norm(ray))[None], rng=rng)
-        centres = np.array([[b.x, b.y] for b in detector.detect(frame.image, band)])
+        image = np.minimum(frame.image, full_scale) if full_scale < 255 else frame.image
+        centres = np.array([[b.x, b.y] for b in detector.detect(image, band)])
         offsets = centres - frame.led_pixels[0]
         errors.append(offsets[np.argmin(np.linalg.norm(offsets, axis=1))])
     return np.array(errors)
@@ -207,6 +213,21 @@ def test_flare_smears_are_placed_to_a_few_hundredths_of_a_pixel(sim_camera, rang
     assert np.all(distance < 0.1), errors
 
 
+@pytest.mark.parametrize('range_m', [0.3, 0.25, 0.2])
+def test_flare_smears_from_a_sensor_that_clips_at_250_are_placed_as_well(sim_camera, range_m):
+    """
+    A sensor that clips at 250 DN (SATURATION_LEVEL): each LED within 0.05 px RMS, 0.1 at most.
+
+    Its flat tops are exactly at the saturation level; if they did not count as saturated,
+    the smear would be placed 12-31 px down the streak.
+    """
+    errors = _placement_errors(sim_camera, _QUIET, range_m, full_scale=250)
+    assert select_band(DEFAULT_BANDS, range_m) is NEAR
+    distance = np.linalg.norm(errors, axis=1)
+    assert np.sqrt(np.mean(distance ** 2)) < 0.05, errors
+    assert np.all(distance < 0.1), errors
+
+
 def test_saturated_discs_without_flare_are_placed_in_the_near_band(sim_camera):
     """A round clipped spot in the near band (no flare) is placed within 0.016 px RMS."""
     errors = _placement_errors(sim_camera, replace(_QUIET, flare_strength=0.0), 0.3)
@@ -226,6 +247,19 @@ def test_profile_fit_places_saturated_spots_to_a_few_thousandths_of_a_pixel(
                        'near', 'fit_profile', True)
     errors = _placement_errors(sim_camera, replace(_QUIET, flare_strength=flare), range_m,
                                bands=bands)
+    distance = np.linalg.norm(errors, axis=1)
+    assert np.sqrt(np.mean(distance ** 2)) < 0.003, errors
+    assert np.all(distance < 0.0075), errors
+
+
+def test_profile_fit_places_discs_from_a_sensor_that_clips_at_250(sim_camera):
+    """
+    With fit_profile, mid-band discs clipped at 250 DN land within 0.003 px RMS of their LED.
+
+    A peak of exactly 250 is saturated: skipping the fit for it leaves 0.007 px RMS.
+    """
+    bands = with_field(DEFAULT_BANDS, 'mid', 'fit_profile', True)
+    errors = _placement_errors(sim_camera, _QUIET, 0.8, bands=bands, full_scale=250)
     distance = np.linalg.norm(errors, axis=1)
     assert np.sqrt(np.mean(distance ** 2)) < 0.003, errors
     assert np.all(distance < 0.0075), errors
