@@ -338,10 +338,11 @@ def test_a_window_that_cuts_a_spot_marks_it_clipped(ir_renderer, led_target):
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
-def test_far_band_shape_filters_reject_streaks_but_not_glints(sim_camera, backend):
-    """A long bright streak fails the far band's shape constraints; a round glint passes."""
+@pytest.mark.parametrize('stretch', [2.5, 5.0])
+def test_far_band_shape_filters_reject_streaks_but_not_glints(sim_camera, backend, stretch):
+    """A bright streak 2.5 or 5 times as long as wide fails the far band; a round glint passes."""
     renderer = IrSceneRenderer(sim_camera, IrSceneConfig(hot_pixel_count=0))
-    streak = Distractor(400.0, 300.0, peak_dn=220.0, sigma_px=1.2, elongation=5.0,
+    streak = Distractor(400.0, 300.0, peak_dn=220.0, sigma_px=1.2, elongation=stretch,
                         angle_deg=30.0, kind='reflection')
     glint = Distractor(800.0, 600.0, peak_dn=220.0, sigma_px=1.2, kind='glint')
     frame = renderer.render(np.zeros((0, 3)), distractors=[streak, glint],
@@ -409,3 +410,69 @@ def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sig
             assert len(found) == 1, (x, y)
             assert math.hypot(found[0].x - alone[0].x, found[0].y - alone[0].y) < 1e-3, (x, y)
     assert placements > 100
+
+
+def test_a_dim_spot_at_exactly_the_minimum_area_is_one_blob():
+    """A far LED binarising to exactly min_area_px (2) pixels is reported once, where it is."""
+    band = replace(FAR, min_area_px=2.0)
+    ys, xs = np.mgrid[0:120, 0:160]
+    spot = 50.0 * np.exp(-((xs - 40.5) ** 2 + (ys - 60.0) ** 2) / (2.0 * 0.8 ** 2))
+    image = np.clip(6.0 + np.round(spot), 0, 255).astype(np.uint8)
+    assert np.count_nonzero(image >= band.threshold_min) == 2
+    blobs = BlobDetector('threshold').detect(image, band)
+    assert len(blobs) == 1, blobs
+    assert blobs[0].area == 2.0
+    assert abs(blobs[0].x - 40.5) < 0.05 and abs(blobs[0].y - 60.0) < 0.05
+
+
+def _round_spot(sigma_px, centre=(150.3, 100.6)):
+    """Return a 300x200 frame holding one unsaturated round spot (peak 200 DN) at `centre`."""
+    ys, xs = np.mgrid[0:200, 0:300]
+    spot = 200.0 * np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2)
+                          / (2.0 * sigma_px ** 2))
+    return np.clip(6.0 + np.round(spot), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize('window', [
+    Window(150, 80, 180, 120), Window(130, 100, 170, 130), Window(120, 80, 151, 120),
+    Window(130, 70, 170, 101), Window(0, 0, 300, 101)],
+    ids=['left', 'top', 'right', 'bottom', 'full_width_strip_bottom'])
+def test_a_spot_cut_by_any_one_window_edge_is_clipped(window):
+    """A window edge inside the image through the spot, on any side, flags its blob clipped."""
+    image = _round_spot(2.0)
+    detector = BlobDetector('threshold')
+    (whole,) = detector.detect(image, FAR)
+    assert not whole.clipped
+    cut = detector.detect(image, FAR, [window])
+    assert len(cut) == 1 and cut[0].clipped, cut
+
+
+@pytest.mark.parametrize('order', [(0, 1), (1, 0)])
+def test_overlapping_windows_keep_the_whole_spot_not_the_clipped_one(order):
+    """
+    One window's edge touches the spot's outline, another encloses it: the unclipped one wins.
+
+    Both see the same outline, so by box size alone the window listed first would win.
+    """
+    image = _round_spot(1.0)
+    detector = BlobDetector('threshold')
+    (whole,) = detector.detect(image, FAR)
+    left, top = whole.bbox[:2]
+    windows = [Window(left, top - 10, left + 30, top + 20),
+               Window(left - 10, top - 10, left + 20, top + 20)]
+    blobs = detector.detect(image, FAR, [windows[i] for i in order])
+    assert len(blobs) == 1, blobs
+    assert not blobs[0].clipped
+    assert (blobs[0].x, blobs[0].y) == (whole.x, whole.y)
+
+
+def test_a_spot_of_exactly_the_maximum_area_is_kept():
+    """A bright patch of exactly max_area_px (600 in the far band) pixels is one blob."""
+    assert FAR.max_area_px == 600.0
+    image = np.full((100, 100), 6, np.uint8)
+    image[30:54, 30:55] = 150
+    blobs = BlobDetector('threshold').detect(image, FAR)
+    assert [(b.x, b.y, b.area) for b in blobs] == [(42.0, 41.5, 600.0)]
+    # One pixel more and it is too large.
+    image[54, 42] = 150
+    assert BlobDetector('threshold').detect(image, FAR) == []
