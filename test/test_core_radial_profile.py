@@ -87,6 +87,28 @@ def test_a_faint_streak_is_found_in_the_residuals():
     assert math.hypot(x - centre[0], y - centre[1]) < 0.01
 
 
+def test_a_neighbouring_spot_on_the_flank_is_left_out():
+    """
+    A small spot 16 px from the centre (beyond the disc, inside its flank reach) is screened.
+
+    The caller names the streak, so only the outlier screen stands between the neighbour and
+    the fit: without it the centre moves 0.03 px towards the neighbour.
+    """
+    centre = (47.4, 48.3)
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    angle = math.radians(200.0)
+    nx, ny = centre[0] + 16.0 * math.cos(angle), centre[1] + 16.0 * math.sin(angle)
+    neighbour = 100.0 * np.exp(-((cols - nx) ** 2 + (rows - ny) ** 2) / 2.0)
+    image = np.clip(_spot(centre, streak=(30.0, 500.0)) + np.rint(neighbour), 0,
+                    255).astype(np.uint8)
+    mask, moments = _moments_and_mask(image)
+    start = (centre[0] + 0.2, centre[1] + 0.1)
+    radius, streak = spot_disc(image, mask, moments, *start)
+    assert streak is not None and radius + 8.0 > 16.0
+    x, y = profile_centre(image, *start, radius, streak)
+    assert math.hypot(x - centre[0], y - centre[1]) < 0.01
+
+
 def test_sensor_noise_averages_over_the_flank():
     """With 2 DN of noise the centre scatters by well under a hundredth of a pixel."""
     centre = (48.2, 47.9)
