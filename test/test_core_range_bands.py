@@ -132,6 +132,31 @@ def test_unusable_band_sets_are_refused_with_the_reason(band, field, value, word
         assert f'band {band}' in message
 
 
+def _refusal(bands):
+    """Return the message of the BandError that validate_bands raises for `bands`, or None."""
+    try:
+        validate_bands(bands)
+    except BandError as refused:
+        return str(refused)
+    return None
+
+
+def test_a_band_may_binarise_at_full_scale():
+    """threshold_max 255 (the top of an 8-bit frame) is a valid band limit."""
+    bands = with_field(DEFAULT_BANDS, 'near', 'threshold_max', 255)
+    assert _refusal(bands) is None
+    assert _refusal(with_field(bands, 'near', 'threshold_min', 255)) is None
+
+
+@pytest.mark.parametrize('focal_px, factor', [(350.0, 2.0), (700.0, 1.0), (1400.0, 1.0),
+                                              (2000.0, 1.0)])
+def test_centroid_noise_priors_grow_for_short_focal_lengths_only(focal_px, factor):
+    """A shorter focal length raises the centroid-noise prior; a longer one keeps the default."""
+    scaled = scaled_for_camera(DEFAULT_BANDS, focal_px)
+    for band, default in zip(scaled, DEFAULT_BANDS):
+        assert band.centroid_noise_px == pytest.approx(default.centroid_noise_px * factor)
+
+
 @pytest.mark.parametrize('focal_px', [10.0, 30.0, 40.0, 350.0, 700.0, 2000.0])
 def test_scaled_bands_stay_valid_for_any_focal_length(focal_px):
     """A tiny focal length floors the minimum area; the maximum stays above it."""
