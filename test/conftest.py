@@ -16,6 +16,8 @@
 
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
 from clingers_perception.led_target import DEFAULT_LED_POSITIONS, LedTarget
+from clingers_perception.transforms import rotation_matrix
+import numpy as np
 import pytest
 
 
@@ -35,3 +37,16 @@ def led_target():
 def ir_renderer(sim_camera):
     """Return a renderer of the simulated camera with the default config (flare on)."""
     return IrSceneRenderer(sim_camera, IrSceneConfig())
+
+
+@pytest.fixture(scope='session')
+def turned_from_the_camera():
+    """Return f(translation, view_deg, roll_deg=40): a target +z view_deg off the camera ray."""
+    def rotation(translation, view_deg, roll_deg=40.0):
+        towards = -np.asarray(translation, np.float64) / np.linalg.norm(translation)
+        side = np.cross([0.0, 1.0, 0.0], towards)
+        side /= np.linalg.norm(side)
+        facing = np.stack([side, np.cross(towards, side), towards], axis=1) \
+            @ rotation_matrix([0.0, 0.0, np.radians(roll_deg)])
+        return rotation_matrix(side * np.radians(view_deg)) @ facing
+    return rotation

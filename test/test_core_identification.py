@@ -396,22 +396,13 @@ def test_a_target_beyond_max_range_is_never_matched(sim_camera, led_target, ir_r
         assert acquired.match is not None and tracked.match is not None, range_m
 
 
-def _turned_from_the_camera(translation, view_deg, roll_deg=40.0):
-    """Return a rotation whose +z is `view_deg` from the ray to the camera, off the axis."""
-    towards = -np.asarray(translation, np.float64) / np.linalg.norm(translation)
-    side = np.cross([0.0, 1.0, 0.0], towards)
-    side /= np.linalg.norm(side)
-    facing = np.stack([side, np.cross(towards, side), towards], axis=1) \
-        @ rotation_matrix([0.0, 0.0, np.radians(roll_deg)])
-    return rotation_matrix(side * np.radians(view_deg)) @ facing
-
-
 def test_a_target_turned_beyond_max_view_angle_is_never_matched(sim_camera, led_target,
-                                                                ir_renderer):
+                                                                ir_renderer,
+                                                                turned_from_the_camera):
     """With max_view_angle_deg 60, a target seen 65-70 degrees off its axis is refused."""
     translation = np.array([0.3, -0.15, 0.8])
     for view_deg in (50.0, 65.0, 70.0):
-        rotation = _turned_from_the_camera(translation, view_deg)
+        rotation = turned_from_the_camera(translation, view_deg)
         blobs, band = _rendered_blobs(led_target, ir_renderer, rotation, translation, 4)
         assert len(blobs) == 4
         for max_view_deg in (60.0, 75.0):

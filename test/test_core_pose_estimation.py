@@ -316,23 +316,13 @@ def test_facing_cosine(sim_camera):
     assert facing_cosine(away) == pytest.approx(np.cos(np.radians(120.0)))
 
 
-def _turned_from_the_camera(translation, view_deg, roll_deg=40.0):
-    """Return a rotation whose +z is `view_deg` from the ray to the camera, off the axis."""
-    towards = -np.asarray(translation, np.float64) / np.linalg.norm(translation)
-    side = np.cross([0.0, 1.0, 0.0], towards)
-    side /= np.linalg.norm(side)
-    facing = np.stack([side, np.cross(towards, side), towards], axis=1) \
-        @ rotation_matrix([0.0, 0.0, np.radians(roll_deg)])
-    return rotation_matrix(side * np.radians(view_deg)) @ facing
-
-
 @pytest.mark.parametrize('translation', [[0.6, 0.3, 1.0], [-0.4, 0.5, 0.7], [0.05, -0.9, 0.6]])
-def test_facing_cosine_off_the_optical_axis(translation):
+def test_facing_cosine_off_the_optical_axis(translation, turned_from_the_camera):
     """Off the axis, facing_cosine is the cosine of the angle between target +z and the camera."""
     translation = np.array(translation)
     for roll_deg in (0.0, 40.0, 135.0):
         for view_deg in (0.0, 20.0, 45.0, 75.0, 110.0):
-            rotation = _turned_from_the_camera(translation, view_deg, roll_deg)
+            rotation = turned_from_the_camera(translation, view_deg, roll_deg)
             estimate = PoseEstimate(rotation_vector(rotation), translation, 0.0, None)
             assert facing_cosine(estimate) == pytest.approx(np.cos(np.radians(view_deg)),
                                                             abs=1e-9), (roll_deg, view_deg)
