@@ -126,8 +126,8 @@ class BlobDetector:
             crop = roi[sub.y0:sub.y1, sub.x0:sub.x1]
             nested = Window(window.x0 + sub.x0, window.y0 + sub.y0,
                             window.x0 + sub.x1, window.y0 + sub.y1)
-            # SimpleBlobDetector has judged the shape; place the LED in the component under it.
-            candidates = _threshold_blobs(crop, band, nested, image_size, shape_filters=False)
+            # Place the LED in the component under the keypoint, judged as `threshold` judges.
+            candidates = _threshold_blobs(crop, band, nested, image_size)
             if candidates:
                 blobs.append(min(candidates, key=lambda b: (b.x - window.x0 - x) ** 2
                                  + (b.y - window.y0 - y) ** 2))
@@ -145,16 +145,16 @@ def _simple_blob_params(band):
     params.thresholdStep = float(band.threshold_step)
     params.filterByColor = True
     params.blobColor = 255
-    params.filterByArea = True
-    params.minArea = float(band.min_area_px)
-    params.maxArea = float(band.max_area_px)
+    # SimpleBlobDetector measures area by the outline polygon, in which a blob of a few pixels
+    # has almost none, and judges the inertia of such blobs by their binary shape: the band's
+    # limits, in pixels and with brightness moments for small spots, are applied to the
+    # component under each keypoint instead (_threshold_blobs), as for `threshold`.
+    params.filterByArea = False
     # OpenCV 5 refuses a zero minimum even for a filter that is off: set only those in use.
     params.filterByCircularity = band.min_circularity > 0.0
     if params.filterByCircularity:
         params.minCircularity = float(band.min_circularity)
-    params.filterByInertia = band.min_inertia_ratio > 0.0
-    if params.filterByInertia:
-        params.minInertiaRatio = float(band.min_inertia_ratio)
+    params.filterByInertia = False
     params.filterByConvexity = band.min_convexity > 0.0
     if params.filterByConvexity:
         params.minConvexity = float(band.min_convexity)
@@ -164,7 +164,7 @@ def _simple_blob_params(band):
     return params
 
 
-def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
+def _threshold_blobs(roi, band, window, image_size):
     # Binary 0/1: the component masks cut from it weight the centroids directly.
     _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole
@@ -216,7 +216,7 @@ def _threshold_blobs(roi, band, window, image_size, shape_filters=True):
         saturated = clipped and not band.locate_core
         spot = None if band.locate_core or saturated else \
             cv2.moments(spot_weights(crop, mask, foreign))
-        if shape_filters and not _passes_shape_filters(contour, area, stretch, band, spot):
+        if not _passes_shape_filters(contour, area, stretch, band, spot):
             continue
         if band.locate_core:
             x, y = core_centre(crop, mask, shape, foreign)

@@ -476,3 +476,18 @@ def test_a_spot_of_exactly_the_maximum_area_is_kept():
     # One pixel more and it is too large.
     image[54, 42] = 150
     assert BlobDetector('threshold').detect(image, FAR) == []
+
+
+@pytest.mark.parametrize('range_m', [3.0, 3.5, 4.0])
+def test_simple_blob_finds_dim_far_spots_as_threshold_does(ir_renderer, led_target, range_m):
+    """Far LEDs of a few pixels are found by both back-ends, to the same position."""
+    frame = _render(ir_renderer, led_target, range_m, seed=4)
+    band = select_band(DEFAULT_BANDS, range_m)
+    found = {backend: BlobDetector(backend).detect(frame.image, band) for backend in BACKENDS}
+    for backend, blobs in found.items():
+        errors = _errors(blobs, frame.led_pixels)
+        assert np.all(errors < 0.5), (backend, errors)
+        assert len(blobs) == led_target.count, backend
+    threshold = sorted((b.x, b.y) for b in found['threshold'])
+    simple_blob = sorted((b.x, b.y) for b in found['simple_blob'])
+    assert np.allclose(threshold, simple_blob, atol=1e-9)
