@@ -195,8 +195,7 @@ def _threshold_blobs(roi, band, window, image_size):
             outline = np.zeros_like(mask)
             cv2.drawContours(outline, [contour], -1, 1, cv2.FILLED, offset=(-x0, -y0))
             spot_mask = cv2.bitwise_and(mask, outline)
-            if cv2.countNonZero(spot_mask) < cv2.countNonZero(mask):
-                foreign = cv2.subtract(mask, spot_mask)
+            foreign = cv2.subtract(mask, spot_mask)
             mask = spot_mask
         area = cv2.countNonZero(mask)
         if area > band.max_area_px or (

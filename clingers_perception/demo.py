@@ -402,15 +402,16 @@ def run(timeout_s, results, sim_overrides=()):
         # perception, which closes the loop. Every phase and nearly every frame is recorded.
         monitor = make_monitor(recording, on_phase)
         executor.add_node(monitor)
-        heard = {'ir_camera_sim': lambda: recording.truth,
-                 'docking_guidance': lambda: recording.phases}
-        waiting = ['ir_camera_sim', 'docking_guidance', 'perception_node']
+        # Each node with what the monitor must have heard before it starts.
+        waiting = [('ir_camera_sim', lambda: True),
+                   ('docking_guidance', lambda: recording.truth),
+                   ('perception_node', lambda: recording.phases)]
         next_print = wall_start + PRINT_PERIOD_S
         while True:
             executor.spin_once(timeout_sec=0.05)
             now = time.monotonic()
-            if waiting and (not processes or heard[list(processes)[-1]]()):
-                name = waiting.pop(0)
+            if waiting and waiting[0][1]():
+                name = waiting.pop(0)[0]
                 print(f'{now - wall_start:6.1f} s  starting {name}', flush=True)
                 processes[name] = start_process(name, commands[name], config, log_dir)
             if docked_at and now - docked_at[0] >= SETTLE_S:
