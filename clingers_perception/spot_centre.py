@@ -269,19 +269,38 @@ def _fit_without_bulge(x, y, level, whole, core):
 
     A faint streak below threshold still lifts the flank on its side and pushes the rim out
     there. `whole` is the fit to all the rim (_fit_circle with levels). A small bulge barely
-    moves that fit and its residuals show where it is; a large one drags the fit towards it,
-    and distances from the `core` of the saturated region show it better. The circle is fitted
-    to the rest. How far the left-out side then lies outside it decides between this fit and
-    `whole`, smoothly so that a marginal bulge does not make the position jump between frames.
+    moves that fit and its residuals show where it is. A large one drags the fit towards it, and
+    distances from the `core` of the saturated region may show it better, unless the streak's
+    light has pulled the core towards it too: of the two, the side whose removal leaves the rest
+    of the rim the rounder is the bulge. The circle is fitted to the rest. How far the left-out
+    side then lies outside it decides between this fit and `whole`, smoothly so that a marginal
+    bulge does not make the position jump between frames.
     """
-    residual = whole[3]
-    if float(residual.max()) < LARGE_BULGE_PX:
-        dx, dy = x - whole[0], y - whole[1]
-        distance = np.hypot(dx, dy)
-    else:
-        dx, dy = x - core[0], y - core[1]
-        distance = np.hypot(dx, dy)
-        residual = distance - np.median(distance)
+    fits = [_fit_without_side(x, y, level, whole[:2], whole[3])]
+    if float(whole[3].max()) >= LARGE_BULGE_PX:
+        fits.append(_fit_without_side(x, y, level, core, None))
+    fits = [fit for fit in fits if fit is not None]
+    if not fits:
+        return whole
+    bulge, circle = min(fits, key=lambda fit: float(np.mean(fit[1][3] ** 2)))
+    out = float(np.mean(np.hypot(x[bulge] - circle[0], y[bulge] - circle[1])
+                        - circle[2][level[bulge]]))
+    share = min(max((out - BULGE_PX[0]) / (BULGE_PX[1] - BULGE_PX[0]), 0.0), 1.0)
+    return (share * circle[0] + (1.0 - share) * whole[0],
+            share * circle[1] + (1.0 - share) * whole[1])
+
+
+def _fit_without_side(x, y, level, centre, residual):
+    """
+    Return (bulge, circle) of the rim's side bulging out from `centre` and the fit to the rest.
+
+    `residual` are the rim points' distances outside the circle about `centre`, or None to
+    measure them from the median distance. None when no side bulges or too few points remain.
+    """
+    dx, dy = x - centre[0], y - centre[1]
+    distance = np.hypot(dx, dy)
+    if residual is None:
+        residual = distance - median(distance)
     # The outward residuals pull towards the bulge.
     weight = np.maximum(residual, 0.0) ** 2 / np.maximum(distance, 1e-9)
     pull_x, pull_y = float(weight @ dx), float(weight @ dy)
@@ -289,16 +308,10 @@ def _fit_without_bulge(x, y, level, whole, core):
     bulge = dx * pull_x + dy * pull_y >= STREAK_CONE_COS * norm * distance
     count = int(np.count_nonzero(bulge))
     if norm < 1e-12 or count < 3 or x.size - count < MIN_RIM_POINTS:
-        return whole
+        return None
     rest = ~bulge
     circle = _fit_circle(x[rest], y[rest], level[rest])
-    if circle is None:
-        return whole
-    out = float(np.mean(np.hypot(x[bulge] - circle[0], y[bulge] - circle[1])
-                        - circle[2][level[bulge]]))
-    share = min(max((out - BULGE_PX[0]) / (BULGE_PX[1] - BULGE_PX[0]), 0.0), 1.0)
-    return (share * circle[0] + (1.0 - share) * whole[0],
-            share * circle[1] + (1.0 - share) * whole[1])
+    return None if circle is None else (bulge, circle)
 
 
 def _deepest_core(saturated):
@@ -313,6 +326,15 @@ def _deepest_core(saturated):
     np.maximum(weights, 0.0, out=weights)
     moments = cv2.moments(weights)
     return moments['m10'] / moments['m00'], moments['m01'] / moments['m00'], radius
+
+
+def median(values):
+    """Return np.median of a 1-D array, without its overhead (several times the work here)."""
+    middle = values.size // 2
+    if values.size % 2:
+        return np.partition(values, middle)[middle]
+    ordered = np.partition(values, (middle - 1, middle))
+    return (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def _plausible(x, y, shape):
