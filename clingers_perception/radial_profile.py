@@ -31,7 +31,7 @@ uses it only when its `fit_profile` is set.
 
 import math
 
-from clingers_perception.spot_centre import SATURATION_LEVEL
+from clingers_perception.spot_centre import median, SATURATION_LEVEL
 import cv2
 import numpy as np
 
@@ -171,16 +171,18 @@ def _centre_step(rho, unit, values, used):
     basis[pixels, index + 1] = fraction
     weighted = basis * used[:, None]
     normal = weighted.T @ basis + PROFILE_SMOOTHING * _second_difference_normal(knots)
-    ok, inverse = cv2.invert(normal, flags=cv2.DECOMP_CHOLESKY)
+    # Two solves cost less than one inverse (a quarter for 80 knots).
+    ok, level = cv2.solve(normal, weighted.T @ values[:, None], flags=cv2.DECOMP_CHOLESKY)
     if not ok:
         return None, None
-    level = inverse @ (weighted.T @ values)
+    level = level[:, 0]
     residual = values - basis @ level
     # The model's derivatives with respect to the centre, less what the profile can absorb.
     slope = (level[index + 1] - level[index]) * (-1.0 / PROFILE_KNOT_PX)
     jacobian = unit * (slope * used)[:, None]
     projected = basis.T @ jacobian
-    reduced = jacobian.T @ jacobian - projected.T @ inverse @ projected
+    absorbed = cv2.solve(normal, projected, flags=cv2.DECOMP_CHOLESKY)[1]
+    reduced = jacobian.T @ jacobian - projected.T @ absorbed
     determinant = reduced[0, 0] * reduced[1, 1] - reduced[0, 1] * reduced[1, 0]
     if not determinant > 0.0:
         return None, None
@@ -212,8 +214,8 @@ def _screened(unit, residual, used, find_streak):
         cone = _streak_sector(unit, residual)
         if cone is not None:
             kept &= ~cone
-    deviation = np.abs(residual - np.median(residual[kept]))
-    spread = MAD_TO_SIGMA * float(np.median(deviation[kept]))
+    deviation = np.abs(residual - median(residual[kept]))
+    spread = MAD_TO_SIGMA * float(median(deviation[kept]))
     kept &= deviation <= OUTLIER_SIGMAS * spread
     if np.count_nonzero(kept) == np.count_nonzero(used) or \
             np.count_nonzero(kept) < MIN_FLANK_PX:
