@@ -18,11 +18,11 @@ Find LED spots and place each LED inside its spot, with one of two detector back
 `simple_blob` is OpenCV's SimpleBlobDetector, as in the prototype; `threshold` binarises once and
 labels connected components, which gives the same blobs for a fraction of the cost. Both apply the
 constraints of the current range band and share the sub-pixel placement of the LED
-(spot_centre): an intensity-weighted centroid for unsaturated spots, a circle through the rim
-of saturated ones, and for flare smears the circle through the rim away from the streak,
-because the smear extends to one side of the LED only and its centroid is not the LED. A band
-with `fit_profile` then moves each saturated spot to the centre of radial symmetry of its flanks
-(radial_profile): less bias, more cost.
+(spot_centre): a Gaussian fitted to the log-brightness of unsaturated spots and of those
+clipped over a few pixels, a circle through the rim of saturated ones, and for flare smears the
+circle through the rim away from the streak, because the smear extends to one side of the LED
+only and its centroid is not the LED. A band with `fit_profile` then moves each saturated spot
+to the centre of radial symmetry of its flanks (radial_profile): less bias, more cost.
 """
 
 from dataclasses import dataclass
@@ -30,8 +30,10 @@ import math
 
 from clingers_perception.image_decoding import to_8bit
 from clingers_perception.radial_profile import profile_centre, spot_disc
-from clingers_perception.spot_centre import (core_centre, elongation, is_saturated, rim_centre,
-                                             SATURATION_LEVEL, spot_weights, weighted_centroid)
+from clingers_perception.spot_centre import (clipped_pixels, core_centre, elongation,
+                                             gaussian_centre, MIN_SATURATED_PX, rim_centre,
+                                             SATURATION_LEVEL, SMALL_DISC_PX, spot_weights,
+                                             weighted_centroid)
 import cv2
 import numpy as np
 
@@ -91,8 +93,14 @@ class BlobDetector:
         self.mono16_bits = mono16_bits
         self._simple_blob_detectors = {}
 
-    def detect(self, image, band, windows=None):
-        """Return the blobs of `image` (uint8 or uint16) inside `windows` (None: whole frame)."""
+    def detect(self, image, band, windows=None, precise=True):
+        """
+        Return the blobs of `image` (uint8 or uint16) inside `windows` (None: whole frame).
+
+        Without `precise`, unsaturated spots are placed by their weighted centroid instead of
+        the Gaussian fit: enough to tell which spot is which LED, and cheaper among many
+        distractors.
+        """
         height, width = image.shape[:2]
         if windows is None:
             windows = [Window(0, 0, width, height)]
@@ -103,13 +111,13 @@ class BlobDetector:
                 continue
             roi = to_8bit(image[window.y0:window.y1, window.x0:window.x1], self.mono16_bits)
             if self.backend == 'threshold':
-                found = _threshold_blobs(roi, band, window, (width, height))
+                found = _threshold_blobs(roi, band, window, (width, height), precise)
             else:
-                found = self._simple_blobs(roi, band, window, (width, height))
+                found = self._simple_blobs(roi, band, window, (width, height), precise)
             blobs.extend(found)
         return _without_duplicates(blobs) if len(windows) > 1 else blobs
 
-    def _simple_blobs(self, roi, band, window, image_size):
+    def _simple_blobs(self, roi, band, window, image_size, precise):
         # One detector per band name, made again only when that band's constraints change
         # (new parameters, or area limits scaled to a new calibration).
         cached = self._simple_blob_detectors.get(band.name)
@@ -127,7 +135,7 @@ class BlobDetector:
             nested = Window(window.x0 + sub.x0, window.y0 + sub.y0,
                             window.x0 + sub.x1, window.y0 + sub.y1)
             # Place the LED in the component under the keypoint, judged as `threshold` judges.
-            candidates = _threshold_blobs(crop, band, nested, image_size)
+            candidates = _threshold_blobs(crop, band, nested, image_size, precise)
             if candidates:
                 blobs.append(min(candidates, key=lambda b: (b.x - window.x0 - x) ** 2
                                  + (b.y - window.y0 - y) ** 2))
@@ -164,7 +172,7 @@ def _simple_blob_params(band):
     return params
 
 
-def _threshold_blobs(roi, band, window, image_size):
+def _threshold_blobs(roi, band, window, image_size, precise):
     # Binary 0/1: the component masks cut from it weight the centroids directly.
     _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole
@@ -209,18 +217,24 @@ def _threshold_blobs(roi, band, window, image_size):
         # The brightness above the local background places an unsaturated LED and judges its
         # shape; a saturated spot is placed by its rim, and a smear's core another way.
         peak = int(cv2.minMaxLoc(crop, mask)[1])
-        # Asked only where an answer is used: the rim placement, or the profile fit.
-        clipped = peak >= SATURATION_LEVEL and (band.fit_profile or not band.locate_core) \
-            and is_saturated(crop, mask)
+        # Asked only where an answer is used: rim or Gaussian placement, or the profile fit.
+        clipped_px = clipped_pixels(crop, mask) if peak >= SATURATION_LEVEL and (
+            band.fit_profile or not band.locate_core) else 0
+        clipped = clipped_px >= MIN_SATURATED_PX
         saturated = clipped and not band.locate_core
-        spot = None if band.locate_core or saturated else \
-            cv2.moments(spot_weights(crop, mask, foreign))
+        weights = None if band.locate_core or clipped_px >= SMALL_DISC_PX else \
+            spot_weights(crop, mask, foreign)
+        spot = None if band.locate_core or saturated else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, spot):
             continue
         if band.locate_core:
             x, y = core_centre(crop, mask, shape, foreign)
         else:
-            centre = rim_centre(crop, mask, foreign) if saturated else None
+            centre = None
+            if clipped_px >= SMALL_DISC_PX:
+                centre = rim_centre(crop, mask, foreign)
+            elif precise or saturated:
+                centre = gaussian_centre(crop, weights, spot)
             x, y = centre if centre is not None else weighted_centroid(crop, mask, spot, foreign)
         if band.fit_profile and clipped:
             radius, streak = spot_disc(crop, mask, shape, x, y)
