@@ -46,6 +46,12 @@ GAUSSIAN_FLOOR_DN = 8.0
 GAUSSIAN_FLOOR_FRACTION = 0.15
 # Fewer fitted pixels than this leave the Gaussian's four parameters unconstrained.
 MIN_GAUSSIAN_PX = 6
+# A spot clipped at its top with fewer pixels than this above the fraction of its peak (a thin
+# ring of flank round the clip) is fitted on every pixel above GAUSSIAN_FLOOR_DN. On the ring
+# alone the curvature, and with it the centre, is ill-posed (640x480 at 1.5 m: up to 0.09 px
+# off on noise-free renders, 0.007 with the lower floor); unclipped spots keep the fraction,
+# whose pixels are less noisy.
+RING_PX = 10
 # A Gaussian peak further than this (px) from the spot's weighted centroid is an ill-posed fit
 # (a few pixels on a thin ring round a clipped top were 1.6 px off), not a better placement:
 # the two differ by hundredths of a pixel otherwise.
@@ -133,16 +139,20 @@ def gaussian_centre(crop, weights, moments=None):
     Return (x, y) of the peak of a Gaussian fitted to the log-brightness of a spot, or None.
 
     `weights` is the spot's brightness b above the local background (spot_weights), `moments`
-    its moments when the caller has them already. It is
-    fitted with log b = a + d x + e y + c (x^2 + y^2), weighted by b^2 (the logarithm's noise
-    is inversely proportional to b): four linear unknowns, one small solve. Clipped pixels of
-    `crop` and faint ones (GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION) are left out, and a
-    radially symmetric model fitted to a radially symmetric spot is centred on it whichever
-    pixels are missing. None when too few pixels remain, the fit has no peak, or the peak lies
-    outside the crop or more than GAUSSIAN_AGREEMENT_PX from the weighted centroid.
+    its moments when the caller has them already. The fit is log b = a + d x + e y +
+    c (x^2 + y^2), weighted by b^2 (the logarithm's noise is inversely proportional to b): four
+    linear unknowns, one small solve. Clipped pixels of `crop` and faint ones
+    (GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION, RING_PX) are left out, and a radially
+    symmetric model fitted to a radially symmetric spot is centred on it whichever pixels are
+    missing. None when too few pixels remain, the fit has no peak, or the peak lies more than
+    GAUSSIAN_AGREEMENT_PX from the weighted centroid.
     """
+    unclipped = crop < SATURATION_LEVEL
     floor = max(GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION * float(weights.max()))
-    rows, cols = np.nonzero((weights > floor) & (crop < SATURATION_LEVEL))
+    use = (weights > floor) & unclipped
+    if np.count_nonzero(use) < RING_PX and np.any((weights > 0.0) & ~unclipped):
+        use = (weights > GAUSSIAN_FLOOR_DN) & unclipped
+    rows, cols = np.nonzero(use)
     if rows.size < MIN_GAUSSIAN_PX:
         return None
     lifted = weights[rows, cols].astype(np.float64)

@@ -235,13 +235,17 @@ def test_flare_smears_from_a_sensor_that_clips_at_250_are_placed_as_well(sim_cam
                                            ((1280, 1024), 1.5)])
 def test_small_and_top_clipped_spots_are_placed_without_pixel_phase_bias(size, range_m):
     """
-    Spots clipped at their top only, or saturated over a few pixels: within 0.006 px RMS.
+    Spots clipped at their top only, or saturated over a few pixels: 0.006 px RMS, 0.015 at most.
 
     The Gaussian fit of their log-brightness leaves the clipped pixels out; the weighted
-    centroid, which the clip pulls, was 0.008-0.021 px RMS off at these ranges.
+    centroid, which the clip pulls, was 0.008-0.021 px RMS off at these ranges. At 640x480 and
+    1.5 m a fit on the thin ring of flank round a 2x2 clip alone was up to 0.09 px off (RING_PX).
     """
-    errors = _placement_errors(default_sim_camera(*size), _QUIET, range_m, seed=3)
-    assert np.sqrt(np.mean(np.sum(errors ** 2, axis=1))) < 0.006, errors
+    errors = np.concatenate([_placement_errors(default_sim_camera(*size), _QUIET, range_m,
+                                               seed=seed) for seed in (3, 4)])
+    distance = np.linalg.norm(errors, axis=1)
+    assert np.sqrt(np.mean(distance ** 2)) < 0.006, errors
+    assert np.all(distance < 0.015), errors
 
 
 def test_without_precise_unsaturated_spots_are_placed_by_their_weighted_centroid():
