@@ -287,8 +287,8 @@ class LedPosePipeline:
         if best is None:
             return None, 'pose refinement left residuals above the band limit'
         if rivals:
-            # Not even a track chooses: where both mirrors fit (beyond about 2 m) its
-            # prediction was nearer the wrong one in 30-47 % of such frames, and the wrong one
+            # Not even a track chooses: where both mirrors fit, its prediction was nearer the
+            # wrong one in 29-47 % of such frames beyond 3 m (7 % at 2-3 m), and the wrong one
             # fitted better in a sixth (the detector's bias is as large as their difference).
             return None, 'coplanar pose ambiguity: two mirror poses fit'
         return best, ''
