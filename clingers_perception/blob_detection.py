@@ -224,8 +224,8 @@ def _threshold_blobs(roi, band, window, image_size, precise):
         saturated = clipped and not band.locate_core
         weights = None if band.locate_core or clipped_px >= SMALL_DISC_PX else \
             spot_weights(crop, mask, foreign)
-        spot = None if band.locate_core or saturated else cv2.moments(weights)
-        if not _passes_shape_filters(contour, area, stretch, band, spot):
+        light = None if weights is None else cv2.moments(weights)
+        if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue
         if band.locate_core:
             x, y = core_centre(crop, mask, shape, foreign)
@@ -234,8 +234,8 @@ def _threshold_blobs(roi, band, window, image_size, precise):
             if clipped_px >= SMALL_DISC_PX:
                 centre = rim_centre(crop, mask, foreign)
             elif precise or saturated:
-                centre = gaussian_centre(crop, weights, spot)
-            x, y = centre if centre is not None else weighted_centroid(crop, mask, spot, foreign)
+                centre = gaussian_centre(crop, weights, light)
+            x, y = centre if centre is not None else weighted_centroid(crop, mask, light, foreign)
         if band.fit_profile and clipped:
             radius, streak = spot_disc(crop, mask, shape, x, y)
             x, y = profile_centre(roi, x0 + x, y0 + y, radius, streak)

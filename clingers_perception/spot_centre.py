@@ -125,13 +125,12 @@ def weighted_centroid(crop, mask, moments=None, foreign=None):
 
 
 def clipped_pixels(crop, mask):
-    """Return how many pixels of the spot `mask` are saturated in the 8-bit `crop`."""
+    """
+    Return how many pixels of the spot `mask` are saturated in the 8-bit `crop`.
+
+    MIN_SATURATED_PX of them make the spot saturated: enough for its rim circle.
+    """
     return cv2.countNonZero(_clipped(crop, mask))
-
-
-def is_saturated(crop, mask):
-    """Return True when the spot `mask` has enough clipped pixels for its rim circle."""
-    return clipped_pixels(crop, mask) >= MIN_SATURATED_PX
 
 
 def gaussian_centre(crop, weights, moments=None):

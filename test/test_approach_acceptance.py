@@ -30,6 +30,7 @@ from clingers_perception.image_decoding import RawImage
 from clingers_perception.ir_scene import IrSceneRenderer, random_distractors
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
 from clingers_perception.range_bands import DEFAULT_BANDS
+from clingers_perception.replay import raw_image_of_array
 from clingers_perception.transforms import rotation_angle_between, rotation_vector
 import numpy as np
 import pytest
@@ -280,8 +281,7 @@ def test_a_track_does_not_choose_between_the_mirror_poses_of_a_flat_layout():
         image = renderer.render(led_points_in_camera(target, rotation, translation),
                                 rng=rng).image
         tracking = pipeline.tracker.state == 'TRACKING'
-        result = pipeline.process(RawImage('mono8', camera.width, camera.height, camera.width,
-                                           False, image), index / scenario.frame_rate_hz)
+        result = pipeline.process(raw_image_of_array(image), index / scenario.frame_rate_hz)
         if result.pose is None:
             refused_while_tracking += tracking and 'mirror' in result.quality.message
         else:

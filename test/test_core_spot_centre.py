@@ -14,7 +14,7 @@
 
 """Tests of spot_centre's saturation test on small synthetic spots."""
 
-from clingers_perception.spot_centre import is_saturated, MIN_SATURATED_PX, SATURATION_LEVEL
+from clingers_perception.spot_centre import clipped_pixels, MIN_SATURATED_PX, SATURATION_LEVEL
 import numpy as np
 import pytest
 
@@ -34,13 +34,13 @@ def _disc_with_clipped_pixels(count, level=SATURATION_LEVEL):
 def test_a_spot_with_exactly_the_minimum_clipped_pixels_is_saturated(level):
     """Nine pixels at or above the saturation level (250) make a spot saturated; eight do not."""
     assert MIN_SATURATED_PX == 9
-    assert is_saturated(*_disc_with_clipped_pixels(9, level))
-    assert not is_saturated(*_disc_with_clipped_pixels(8, level))
+    assert clipped_pixels(*_disc_with_clipped_pixels(9, level)) >= MIN_SATURATED_PX
+    assert clipped_pixels(*_disc_with_clipped_pixels(8, level)) < MIN_SATURATED_PX
 
 
 def test_clipped_pixels_outside_the_mask_do_not_count():
     """Only the spot's own pixels count: clipped pixels beside its mask are another spot's."""
     crop, mask = _disc_with_clipped_pixels(8)
     crop[0:3, 0:3] = 255
-    assert not is_saturated(crop, mask)
-    assert not is_saturated(*_disc_with_clipped_pixels(25, SATURATION_LEVEL - 1))
+    assert clipped_pixels(crop, mask) < MIN_SATURATED_PX
+    assert clipped_pixels(*_disc_with_clipped_pixels(25, SATURATION_LEVEL - 1)) < MIN_SATURATED_PX
