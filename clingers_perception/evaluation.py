@@ -145,12 +145,11 @@ class Scenario:
             near <= range_m <= far for near, far in self.occluded_ranges_m)
 
 
-# The opt-in radial-profile placement of saturated spots, in the bands where spots saturate,
-# with noise priors to match: the covariance uses the measured centroid noise, but not below a
-# fifth of the band's prior, and the fit's (0.004-0.005 px at 1280x1024) is below a fifth of
-# the default priors.
+# The opt-in radial-profile placement of saturated spots, in the bands where spots saturate.
+# The near band trusts its measured noise only down to a fifth of its prior (it places the
+# cores of smears), which at the default prior is above the fit's 0.004-0.005 px: its prior
+# comes down with the error.
 PROFILE_FIT_PARAMETERS = (('bands.mid.fit_profile', True), ('bands.near.fit_profile', True),
-                          ('bands.mid.centroid_noise_px', 0.025),
                           ('bands.near.centroid_noise_px', 0.025))
 
 SCENARIOS = (

@@ -34,8 +34,11 @@ import numpy as np
 
 # Each frame's residuals update the measured centroid noise with this weight.
 NOISE_AVERAGING_WEIGHT = 0.05
-# The measured centroid noise is trusted down to this fraction of a band's prior.
-NOISE_FLOOR_FRACTION = 0.2
+# The measured centroid noise is trusted down to this fraction of a band's prior. Where a band
+# places the cores of flare smears it is trusted less: the four smears lean alike, and the
+# pose absorbs that shared bias, so the residuals do not show it but the pose carries it.
+NOISE_FLOOR_FRACTION = 0.05
+CORE_NOISE_FLOOR_FRACTION = 0.2
 # A frame with more of its pixels this bright (8-bit scale) has the sun or a lamp in view.
 GLARE_LEVEL = 200
 
@@ -339,9 +342,9 @@ class LedPosePipeline:
         return self._noise_px(self._band)
 
     def _noise_px(self, band):
-        """Return the measured centroid noise of `band`, at least a fifth of its prior."""
-        return math.sqrt(max(self._noise_var[band.name],
-                             (NOISE_FLOOR_FRACTION * band.centroid_noise_px) ** 2))
+        """Return the measured centroid noise of `band`, not below a share of its prior."""
+        floor = CORE_NOISE_FLOOR_FRACTION if band.locate_core else NOISE_FLOOR_FRACTION
+        return math.sqrt(max(self._noise_var[band.name], (floor * band.centroid_noise_px) ** 2))
 
     def _check_stamp(self, stamp_s):
         previous, self._last_stamp = self._last_stamp, stamp_s

@@ -19,6 +19,7 @@ import math
 
 from clingers_perception.approach_trajectory import FACING_ROTATION, led_points_in_camera
 from clingers_perception.image_decoding import RawImage
+from clingers_perception.ir_scene import default_sim_camera, IrSceneRenderer
 from clingers_perception.pipeline import LedPosePipeline, PipelineSettings
 from clingers_perception.pose_estimation import pose_covariance
 from clingers_perception.quality import (CONSISTENT_CHANCE, ERROR, fit_confidence,
@@ -269,3 +270,28 @@ def test_measured_noise_above_the_prior_is_reported(sim_camera, led_target, ir_r
     at_prior = pose_covariance(sim_camera, led_target.positions, result.pose, prior)
     assert np.all(np.diag(result.covariance) > np.diag(at_prior))
     assert _reported_noise(result) > prior
+
+
+def test_measured_noise_well_below_the_prior_is_trusted_for_round_spots(led_target):
+    """At 1 m the covariance follows the measured noise, far below a 640x480 camera's prior."""
+    camera = default_sim_camera(640, 480)
+    pipeline = _pipeline(camera, led_target)
+    frames = _still_frames(IrSceneRenderer(camera), led_target, 120, seed=6)
+    samples = []
+    for index, raw in enumerate(frames):
+        result = pipeline.process(raw, index / 30.0)
+        if result.pose is not None:
+            samples.append(np.sum(result.pose.residuals_px ** 2)
+                           / (2 * len(result.pose.residuals_px) - 6))
+    assert result.pose is not None and result.quality.state == 'TRACKING'
+    band = next(b for b in pipeline.bands
+                if b.name == result.quality.detector_profile.split('/')[0])
+    assert not band.locate_core
+    measured = math.sqrt(np.mean(samples[-60:]))
+    # Round spots are placed to a few thousandths of a pixel, under a tenth of the prior; a
+    # floor at a fifth of it had made the covariance several times too wide (NEES 0.2).
+    assert measured < 0.1 * band.centroid_noise_px
+    assert 0.75 * measured < _reported_noise(result) < 1.33 * measured
+    at_measured = pose_covariance(camera, led_target.positions, result.pose,
+                                  _reported_noise(result))
+    assert np.allclose(result.covariance, at_measured, rtol=0.05)
