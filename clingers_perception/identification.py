@@ -28,6 +28,7 @@ well: a wrong assignment gives a wrong pose, so ambiguity is reported, never res
 
 from dataclasses import dataclass
 import itertools
+import math
 
 from clingers_perception.pose_estimation import facing_cosine, p3p_poses, refine
 from clingers_perception.quality import residual_chance
@@ -170,16 +171,24 @@ class LedIdentifier:
             return Identification(
                 None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
         centres = _centres(blobs)[order]
-        tried = 0
+        tried, unlikely = 0, math.inf
         for base in self._bases:
-            accepted, hypotheses = self._search(camera, centres, band, noise_px, range_m, base)
+            accepted, hypotheses, closest = self._search(camera, centres, band, noise_px,
+                                                         range_m, base)
             tried += hypotheses
+            unlikely = min(unlikely, closest)
             if accepted:
                 break
         if not accepted:
-            return Identification(
-                None, f'no assignment of {len(order)} spots to the {self.target.count} LEDs '
-                f'fits within {band.max_reprojection_rms_px:g} px', tried)
+            reason = f'no assignment of {len(order)} spots to the {self.target.count} LEDs ' \
+                f'fits within {band.max_reprojection_rms_px:g} px'
+            if math.isfinite(unlikely):
+                # Said apart: a camera noisier than the band's prior is a setting to change.
+                reason = f'no assignment of {len(order)} spots to the {self.target.count} ' \
+                    f'LEDs fits as a centroid noise of {noise_px:.3f} px allows (the best: ' \
+                    f'rms {unlikely:.2f} px); if the spots are noisier, raise ' \
+                    f'bands.{band.name}.centroid_noise_px'
+            return Identification(None, reason, tried)
         ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
         best = ranked[0]
         # A rival counts only if it fits about as well as the best: a residual several noise
@@ -195,12 +204,17 @@ class LedIdentifier:
         return Identification(Match(blob_of_led, best.pose), '', tried)
 
     def _search(self, camera, centres, band, noise_px, range_m, base):
-        """Return ({assignment: Match} of the fits found from `base`, triples tried)."""
+        """
+        Return the fits found from `base`: ({assignment: Match}, triples tried, rms).
+
+        rms is that of the closest fit within the band's limit refused as unlikely for
+        `noise_px`, or inf when there was none.
+        """
         triples = self._ranked_triples(camera, centres, range_m, base)
         base_points = self.target.positions[list(base.leds)]
         roots = [(triple, rvec, tvec) for triple in triples
                  for rvec, tvec in p3p_poses(camera, base_points, centres[list(triple)])]
-        accepted = {}
+        accepted, unlikely = {}, math.inf
         if roots:
             rotations = np.array([rotation_matrix(rvec) for _, rvec, _ in roots])
             translations = np.array([tvec.reshape(3) for _, _, tvec in roots])
@@ -230,12 +244,15 @@ class LedIdentifier:
                 seen.add(tuple(blob_of_led))
                 match, _ = self._verify(camera, centres, blob_of_led, band,
                                         _Pose(rvec.reshape(3), tvec.reshape(3)))
-                if match is not None and \
-                        residual_chance(match.pose.residuals_px, noise_px) >= MIN_FIT_CHANCE:
-                    best = accepted.get(match.blob_of_led)
-                    if best is None or match.pose.rms_px < best.pose.rms_px:
-                        accepted[match.blob_of_led] = match
-        return accepted, len(triples)
+                if match is None:
+                    continue
+                if residual_chance(match.pose.residuals_px, noise_px) < MIN_FIT_CHANCE:
+                    unlikely = min(unlikely, match.pose.rms_px)
+                    continue
+                best = accepted.get(match.blob_of_led)
+                if best is None or match.pose.rms_px < best.pose.rms_px:
+                    accepted[match.blob_of_led] = match
+        return accepted, len(triples), unlikely
 
     def _verify(self, camera, centres, blob_of_led, band, prior):
         """Refine on the matched LEDs and accept only a consistent, plausible pose."""

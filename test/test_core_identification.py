@@ -14,6 +14,8 @@
 
 """Tests of LED identification on rendered frames: the right assignment or none, never wrong."""
 
+from dataclasses import replace
+
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      FACING_ROTATION, led_points_in_camera)
 from clingers_perception.blob_detection import Blob, BlobDetector
@@ -483,3 +485,28 @@ def test_a_hidden_led_predicted_on_another_leds_spot_does_not_take_it(sim_camera
                                                     prior)
         assert _judge(identification, blobs, frame) == 'right', (range_m, identification.reason)
         assert identification.match.matched == 4 and identification.match.blob_of_led[4] == -1
+
+
+def test_a_fit_too_loose_for_the_noise_prior_names_the_parameter(sim_camera, led_target):
+    """Spots 0.1 px off fit within the band's limit but not a 0.01 px prior: the reason says."""
+    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
+    pixels, _ = sim_camera.project_pose(led_target.positions, rotation_vector(rotation),
+                                        np.array([0.02, 0.03, 4.0]))
+    # Alternating offsets that no pose absorbs: a misfit of about 0.1 px RMS.
+    pixels = pixels.reshape(-1, 2) + 0.12 * np.array([[1, -1], [-1, -1], [1, 1], [-1, 1]])
+    blobs = [Blob(float(x), float(y), 6.0, 90, 1.0, (int(x) - 1, int(y) - 1, 3, 3), False)
+             for x, y in pixels]
+    band = DEFAULT_BANDS[0]
+    identifier = LedIdentifier(led_target)
+    refused = identifier.acquire(sim_camera, blobs, band, 0.01)
+    assert refused.match is None
+    assert 'centroid noise of 0.010 px' in refused.reason, refused.reason
+    assert 'raise bands.far.centroid_noise_px' in refused.reason
+    rms = float(refused.reason.split('rms ')[1].split(' px')[0])
+    assert 0.03 < rms < band.max_reprojection_rms_px
+    accepted = identifier.acquire(sim_camera, blobs, band, 0.1)
+    assert accepted.match is not None and accepted.match.blob_of_led == (0, 1, 2, 3)
+    # Spots that fit no assignment within the limit are refused for that, not the noise.
+    scattered = [replace(b, x=b.x + 3.0 * i) for i, b in enumerate(blobs)]
+    outside = identifier.acquire(sim_camera, scattered, band, 0.1)
+    assert outside.match is None and 'fits within 0.25 px' in outside.reason, outside.reason
