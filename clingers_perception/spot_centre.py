@@ -78,7 +78,11 @@ ROUND_RIM_PX = 0.3
 BULGE_PX = (0.1, 0.3)
 # A rim bulging out by more than this (px) has dragged the circle fitted to all of it.
 LARGE_BULGE_PX = 1.0
+# A pixel further above the median of its 3x3 neighbourhood than this fraction of its crop's
+# range, with few neighbours near it, is a hot pixel, not a spot's flank.
+STRAY_FRACTION = 0.5
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
+_NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
 _LEVELS = np.array(RIM_LEVELS)
 
 
@@ -186,6 +190,11 @@ def rim_centre(crop, mask, foreign=None):
     spot's pixels (uint8, 0 or 1), `foreign` those of other spots (spot_support). None when the
     rim has too few points for a circle or the circle's centre falls outside the crop.
     """
+    # A hot pixel touching the disc joins its blob and would bulge its rim (by up to 0.5 px):
+    # its light is not the LED's.
+    hot = _hot_pixels(crop)
+    if hot is not None:
+        foreign = hot if foreign is None else cv2.bitwise_or(foreign, hot)
     x, y, _ = _rim_points(crop, mask, foreign)
     circle = _fit_circle(x, y) if x.size >= MIN_RIM_POINTS else None
     if circle is not None and _plausible(circle[0], circle[1], crop.shape):
@@ -303,6 +312,30 @@ def _rim_points(crop, mask, foreign=None):
     step = (levels[level] - low) / (high[pair] - low)
     row, col = np.divmod(start, width + 1)
     return col + step * (1 - down), row + step * down, level
+
+
+def _hot_pixels(crop):
+    """
+    Return the hot pixels of `crop` (uint8, 0 or 1), or None: pixels no blurred spot makes.
+
+    Such a pixel stands above the median of its 3x3 neighbourhood by STRAY_FRACTION of the
+    crop's range, and fewer than three of its neighbours come within half that of it. The
+    corner of a small clipped disc can stand out as much but has three clipped neighbours; a
+    thin streak of flare stands out along its length, so a pixel beside another that stands
+    out is the spot's light too.
+    """
+    low, high = cv2.minMaxLoc(crop)[:2]
+    limit = STRAY_FRACTION * (high - low)
+    stray = cv2.subtract(crop, cv2.medianBlur(crop, 3)) > limit
+    if not stray.any():
+        return None
+    stray &= cv2.dilate(stray.view(np.uint8), _NEIGHBOURS) == 0
+    padded = np.pad(crop, 1)
+    for row, col in zip(*np.nonzero(stray)):
+        near = padded[row:row + 3, col:col + 3] >= crop[row, col] - 0.5 * limit
+        if np.count_nonzero(near) - 1 >= 3:
+            stray[row, col] = False
+    return stray.view(np.uint8) if stray.any() else None
 
 
 def _fit_circle(x, y, level=None):

@@ -565,3 +565,23 @@ def test_simple_blob_finds_dim_far_spots_as_threshold_does(ir_renderer, led_targ
     threshold = sorted((b.x, b.y) for b in found['threshold'])
     simple_blob = sorted((b.x, b.y) for b in found['simple_blob'])
     assert np.allclose(threshold, simple_blob, atol=1e-9)
+
+
+@pytest.mark.parametrize('hot_dn', [255, 235])
+def test_a_hot_pixel_touching_a_saturated_spot_leaves_its_led_in_place(hot_dn):
+    """A hot pixel on the outline of a clipped disc joins its blob but not its rim."""
+    rows, cols = np.mgrid[0:120, 0:160]
+    light = 2000.0 * np.exp(-((cols - 60.3) ** 2 + (rows - 50.6) ** 2) / (2 * 1.6 ** 2))
+    image = np.clip(6 + np.round(light), 0, 255).astype(np.uint8)
+    (alone,) = BlobDetector('threshold').detect(image, MID)
+    spot = (image > MID.threshold_min).astype(np.uint8)
+    outline = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > spot)
+                          & (image < hot_dn))
+    worst = 0.0
+    for y, x in outline:
+        hot = image.copy()
+        hot[y, x] = hot_dn
+        (found,) = BlobDetector('threshold').detect(hot, MID)
+        worst = max(worst, math.hypot(found.x - alone.x, found.y - alone.y))
+    assert outline.shape[0] > 20
+    assert worst < 0.02, worst
