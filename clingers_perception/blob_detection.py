@@ -30,10 +30,10 @@ import math
 
 from clingers_perception.image_decoding import to_8bit
 from clingers_perception.radial_profile import profile_centre, spot_disc
-from clingers_perception.spot_centre import (clipped_pixels, core_centre, elongation,
-                                             gaussian_centre, MIN_SATURATED_PX, rim_centre,
-                                             SATURATION_LEVEL, SMALL_DISC_PX, spot_weights,
-                                             weighted_centroid)
+from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, core_centre,
+                                             elongation, gaussian_centre, MIN_SATURATED_PX,
+                                             rim_centre, SATURATION_LEVEL, SMALL_DISC_PX,
+                                             spot_weights, weighted_centroid)
 import cv2
 import numpy as np
 
@@ -46,6 +46,12 @@ MIN_SHAPE_AREA_PX = 6
 # Below this area a binarised outline is a few pixels long and one flank pixel either side of
 # the threshold decides its circularity and convexity: only the elongation is judged.
 MIN_OUTLINE_AREA_PX = 16
+# The read noise is measured on every this-many-th row of a frame: enough differences, little
+# time (0.03 ms at 1280x1024). Differences more than this many times their median (and this
+# many DN) are spots or edges, not noise.
+READ_NOISE_ROW_STEP = 128
+READ_NOISE_LIMIT = 6.0
+READ_NOISE_MIN_LIMIT_DN = 4.0
 # The pixels two away from a spot's peak: its local background.
 _RING = np.pad(np.zeros((3, 3), dtype=bool), 1, constant_values=True)
 
@@ -61,6 +67,9 @@ class Blob:
     elongation: float
     bbox: tuple
     clipped: bool
+    # Standard deviation (px) the read noise gives its weighted centroid; NaN when not asked
+    # for (BlobDetector.detect's read_noise_dn) or when the spot is placed another way.
+    noise_px: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -93,13 +102,14 @@ class BlobDetector:
         self.mono16_bits = mono16_bits
         self._simple_blob_detectors = {}
 
-    def detect(self, image, band, windows=None, precise=True):
+    def detect(self, image, band, windows=None, precise=True, read_noise_dn=None):
         """
         Return the blobs of `image` (uint8 or uint16) inside `windows` (None: whole frame).
 
         Without `precise`, unsaturated spots are placed by their weighted centroid instead of
         the Gaussian fit: enough to tell which spot is which LED, and cheaper among many
-        distractors.
+        distractors. With `read_noise_dn` (read_noise_dn()), such a spot's blob also says how
+        much that noise moves its centroid (Blob.noise_px).
         """
         height, width = image.shape[:2]
         if windows is None:
@@ -111,13 +121,31 @@ class BlobDetector:
                 continue
             roi = to_8bit(image[window.y0:window.y1, window.x0:window.x1], self.mono16_bits)
             if self.backend == 'threshold':
-                found = _threshold_blobs(roi, band, window, (width, height), precise)
+                found = _threshold_blobs(roi, band, window, (width, height), precise,
+                                         read_noise_dn)
             else:
-                found = self._simple_blobs(roi, band, window, (width, height), precise)
+                found = self._simple_blobs(roi, band, window, (width, height), precise,
+                                           read_noise_dn)
             blobs.extend(found)
         return _without_duplicates(blobs) if len(windows) > 1 else blobs
 
-    def _simple_blobs(self, roi, band, window, image_size, precise):
+    def read_noise_dn(self, image):
+        """
+        Return the read noise (8-bit DN) of `image`, from every READ_NOISE_ROW_STEP-th row.
+
+        From the differences of neighbouring pixels, without those far beyond their median
+        (spots and edges, a small share): the rest are the background's, of twice its
+        variance. A plain median of integer differences is too coarse (1.05 DN for 1.5); their
+        histogram gives both at little cost.
+        """
+        rows = to_8bit(image[::READ_NOISE_ROW_STEP], self.mono16_bits).astype(np.int16)
+        counts = np.bincount(np.abs(np.diff(rows, axis=1)).ravel())
+        middle = int(np.searchsorted(np.cumsum(counts), 0.5 * counts.sum()))
+        kept = counts[:int(max(READ_NOISE_MIN_LIMIT_DN, READ_NOISE_LIMIT * middle)) + 1]
+        steps = np.arange(kept.size)
+        return math.sqrt(0.5 * float(kept @ (steps * steps)) / float(kept.sum()))
+
+    def _simple_blobs(self, roi, band, window, image_size, precise, read_noise_dn):
         # One detector per band name, made again only when that band's constraints change
         # (new parameters, or area limits scaled to a new calibration).
         cached = self._simple_blob_detectors.get(band.name)
@@ -135,7 +163,8 @@ class BlobDetector:
             nested = Window(window.x0 + sub.x0, window.y0 + sub.y0,
                             window.x0 + sub.x1, window.y0 + sub.y1)
             # Place the LED in the component under the keypoint, judged as `threshold` judges.
-            candidates = _threshold_blobs(crop, band, nested, image_size, precise)
+            candidates = _threshold_blobs(crop, band, nested, image_size, precise,
+                                          read_noise_dn)
             if candidates:
                 blobs.append(min(candidates, key=lambda b: (b.x - window.x0 - x) ** 2
                                  + (b.y - window.y0 - y) ** 2))
@@ -172,7 +201,7 @@ def _simple_blob_params(band):
     return params
 
 
-def _threshold_blobs(roi, band, window, image_size, precise):
+def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn=None):
     # Binary 0/1: the component masks cut from it weight the centroids directly.
     _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole
@@ -227,6 +256,7 @@ def _threshold_blobs(roi, band, window, image_size, precise):
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue
+        noise_px = math.nan
         if band.locate_core:
             x, y = core_centre(crop, mask, shape, foreign)
         else:
@@ -235,7 +265,12 @@ def _threshold_blobs(roi, band, window, image_size, precise):
                 centre = rim_centre(crop, mask, foreign)
             elif precise or saturated:
                 centre = gaussian_centre(crop, weights, light)
-            x, y = centre if centre is not None else weighted_centroid(crop, mask, light, foreign)
+            if centre is None:
+                x, y = weighted_centroid(crop, mask, light, foreign)
+                if read_noise_dn is not None and light is not None:
+                    noise_px = centroid_noise_px(weights, light, read_noise_dn)
+            else:
+                x, y = centre
         if band.fit_profile and clipped:
             radius, streak = spot_disc(crop, mask, shape, x, y)
             x, y = profile_centre(roi, x0 + x, y0 + y, radius, streak)
@@ -245,7 +280,7 @@ def _threshold_blobs(roi, band, window, image_size, precise):
             x=window.x0 + x0 + x, y=window.y0 + y0 + y, area=float(area),
             peak=peak, elongation=stretch,
             bbox=(window.x0 + left, window.y0 + top, w, h),
-            clipped=touches_roi and inside_image))
+            clipped=touches_roi and inside_image, noise_px=noise_px))
     return blobs
 
 

@@ -38,6 +38,10 @@ import numpy as np
 
 # An acquired fit whose residuals a right fit would leave less often than this is refused.
 MIN_FIT_CHANCE = 1e-3
+# A spot whose read noise is known (Blob.noise_px) is judged by it and, added to it, this
+# fraction of the band's noise prior: the weighted centroid's own error, 0.008-0.021 px on
+# noise-free renders at the reference focal length, whose prior is 0.05 px.
+CENTROID_ERROR_FRACTION = 0.4
 # The other LEDs of a P3P root are searched within this fraction of its triangle's size.
 ROOT_GATE_FRACTION = 0.15
 # Before P3P, the other LEDs are searched within this fraction of the triangle's size.
@@ -158,12 +162,15 @@ class LedIdentifier:
         """
         Search all assignments of `blobs` to LEDs; accept only an unambiguous one.
 
-        Besides the band's RMS limit, an acquired fit must be likely for centroid noise
-        `noise_px`: four LEDs leave only two redundant measurements, and a glint standing in
-        for a hidden LED can fit a wrong pose within a fixed pixel limit, but not within the
-        noise of a right fit. `range_m` is the (near, far) range interval the band's detector
-        constraints describe: spots that would put the target far outside it are not the
-        LEDs as this band sees them, and are not tried.
+        Besides the band's RMS limit, an acquired fit must be likely for the centroid noise:
+        four LEDs leave only two redundant measurements, and a glint standing in for a hidden
+        LED can fit a wrong pose within a fixed pixel limit, but not within the noise of a
+        right fit. A spot whose blob gives its read noise (Blob.noise_px) is judged by that and
+        CENTROID_ERROR_FRACTION of the band's prior, the others by `noise_px`: a clean view
+        refuses a loose fit that the prior would let through, and a noisy sensor's right fit
+        is not refused. `range_m` is the (near, far) range interval the band's detector
+        constraints describe: spots that would put the target far outside it are not the LEDs
+        as this band sees them, and are not tried.
         """
         order = sorted(range(len(blobs)), key=lambda i: (-blobs[i].peak, -blobs[i].area))
         order = order[:self.limits.max_candidates]
@@ -171,9 +178,13 @@ class LedIdentifier:
             return Identification(
                 None, f'{len(blobs)} spot(s) found, at least {self.min_leds} LEDs are needed', 0)
         centres = _centres(blobs)[order]
-        tried, unlikely = 0, math.inf
+        read_noise = np.array([blobs[i].noise_px for i in order])
+        noise = np.where(np.isfinite(read_noise),
+                         np.hypot(read_noise, CENTROID_ERROR_FRACTION * band.centroid_noise_px),
+                         noise_px)
+        tried, unlikely = 0, (math.inf, noise_px)
         for base in self._bases:
-            accepted, hypotheses, closest = self._search(camera, centres, band, noise_px,
+            accepted, hypotheses, closest = self._search(camera, centres, band, noise,
                                                          range_m, base)
             tried += hypotheses
             unlikely = min(unlikely, closest)
@@ -182,11 +193,11 @@ class LedIdentifier:
         if not accepted:
             reason = f'no assignment of {len(order)} spots to the {self.target.count} LEDs ' \
                 f'fits within {band.max_reprojection_rms_px:g} px'
-            if math.isfinite(unlikely):
+            if math.isfinite(unlikely[0]):
                 # Said apart: a camera noisier than the band's prior is a setting to change.
                 reason = f'no assignment of {len(order)} spots to the {self.target.count} ' \
-                    f'LEDs fits as a centroid noise of {noise_px:.3f} px allows (the best: ' \
-                    f'rms {unlikely:.2f} px); if the spots are noisier, raise ' \
+                    f'LEDs fits as a centroid noise of {unlikely[1]:.3f} px allows (the best: ' \
+                    f'rms {unlikely[0]:.2f} px); if the spots are noisier, raise ' \
                     f'bands.{band.name}.centroid_noise_px'
             return Identification(None, reason, tried)
         ranked = sorted(accepted.values(), key=lambda m: (-m.matched, m.pose.rms_px))
@@ -203,18 +214,19 @@ class LedIdentifier:
         blob_of_led = tuple(order[i] if i >= 0 else -1 for i in best.blob_of_led)
         return Identification(Match(blob_of_led, best.pose), '', tried)
 
-    def _search(self, camera, centres, band, noise_px, range_m, base):
+    def _search(self, camera, centres, band, noise, range_m, base):
         """
-        Return the fits found from `base`: ({assignment: Match}, triples tried, rms).
+        Return the fits found from `base`: ({assignment: Match}, triples tried, unlikely).
 
-        rms is that of the closest fit within the band's limit refused as unlikely for
-        `noise_px`, or inf when there was none.
+        `noise` is each centre's centroid noise (px). `unlikely` is (rms, noise) of the closest
+        fit within the band's limit refused as unlikely for the noise of its spots (their
+        median), or (inf, nan) when there was none.
         """
         triples = self._ranked_triples(camera, centres, range_m, base)
         base_points = self.target.positions[list(base.leds)]
         roots = [(triple, rvec, tvec) for triple in triples
                  for rvec, tvec in p3p_poses(camera, base_points, centres[list(triple)])]
-        accepted, unlikely = {}, math.inf
+        accepted, unlikely = {}, (math.inf, math.nan)
         if roots:
             rotations = np.array([rotation_matrix(rvec) for _, rvec, _ in roots])
             translations = np.array([tvec.reshape(3) for _, _, tvec in roots])
@@ -246,8 +258,10 @@ class LedIdentifier:
                                         _Pose(rvec.reshape(3), tvec.reshape(3)))
                 if match is None:
                     continue
-                if residual_chance(match.pose.residuals_px, noise_px) < MIN_FIT_CHANCE:
-                    unlikely = min(unlikely, match.pose.rms_px)
+                matched = np.asarray(match.blob_of_led)
+                spots = noise[matched[matched >= 0]]
+                if residual_chance(match.pose.residuals_px, spots) < MIN_FIT_CHANCE:
+                    unlikely = min(unlikely, (match.pose.rms_px, float(np.median(spots))))
                     continue
                 best = accepted.get(match.blob_of_led)
                 if best is None or match.pose.rms_px < best.pose.rms_px:

@@ -232,11 +232,14 @@ class LedPosePipeline:
             timings['identify'] = _ms(tick) - timings['detect']
         else:
             prior, first_failure = None, None
+            # What the sensor's noise does to each spot's centroid judges the fits (identify).
+            read_noise_dn = self.detector.read_noise_dn(image)
             for band in self._acquisition_order():
                 tick = time.perf_counter()
                 # Spots among distractors placed by the cheaper weighted centroid: enough to
                 # match; acquisitions are rare and a track places its LEDs precisely.
-                blobs = self.detector.detect(image, band, precise=False)
+                blobs = self.detector.detect(image, band, precise=False,
+                                             read_noise_dn=read_noise_dn)
                 timings['detect'] = timings.get('detect', 0.0) + _ms(tick)
                 tick = time.perf_counter()
                 identification = self.identifier.acquire(

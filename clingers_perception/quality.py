@@ -17,6 +17,8 @@
 from dataclasses import dataclass, field
 import math
 
+import numpy as np
+
 OK = 0
 WARN = 1
 ERROR = 2
@@ -85,13 +87,15 @@ def residual_chance(residuals_px, noise_px):
     """
     Return the chance that a right fit of these point residuals leaves residuals this large.
 
-    This is the chi-square survival function of the squared residuals over the noise, with
-    2M - 6 degrees of freedom for M points. That is even, so the function has a closed form.
+    This is the chi-square survival function of the squared residuals over the noise (one
+    value, or one per point), with 2M - 6 degrees of freedom for M points. That is even, so the
+    function has a closed form.
     """
     dof = 2 * len(residuals_px) - 6
     if dof <= 0:
         return 1.0
-    half_chi2 = 0.5 * float(sum(r * r for r in residuals_px)) / noise_px ** 2
+    normalised = np.asarray(residuals_px, np.float64) / noise_px
+    half_chi2 = 0.5 * float(normalised @ normalised)
     term, total = 1.0, 1.0
     for k in range(1, dof // 2):
         term *= half_chi2 / k

@@ -115,6 +115,20 @@ def spot_weights(crop, mask, foreign=None):
     return weights
 
 
+def centroid_noise_px(weights, light, read_noise_dn):
+    """
+    Return the standard deviation (px, per axis) that read noise gives a weighted centroid.
+
+    Each pixel with light in `weights` (spot_weights; `light` are their moments) carries
+    `read_noise_dn` into them, and a pixel r from the centroid moves it by r / (total light)
+    per DN. Pixels the background subtraction left dark add none. NaN for a spot without light.
+    """
+    if light['m00'] <= 0.0:
+        return math.nan
+    spread = cv2.moments((weights > 0.0).view(np.uint8), binaryImage=True)
+    return read_noise_dn * math.sqrt(0.5 * (spread['mu20'] + spread['mu02'])) / light['m00']
+
+
 def weighted_centroid(crop, mask, moments=None, foreign=None):
     """
     Return (x, y) of the intensity-weighted centroid of the spot `mask` in `crop`.

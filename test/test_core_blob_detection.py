@@ -585,3 +585,42 @@ def test_a_hot_pixel_touching_a_saturated_spot_leaves_its_led_in_place(hot_dn):
         worst = max(worst, math.hypot(found.x - alone.x, found.y - alone.y))
     assert outline.shape[0] > 20
     assert worst < 0.02, worst
+
+
+@pytest.mark.parametrize('sigma_dn', [1.5, 3.0, 6.0])
+def test_the_read_noise_is_measured_past_the_spots(sim_camera, led_target, sigma_dn):
+    """A rendered frame's read noise is found to 10 %, its LEDs and hot pixels aside."""
+    renderer = IrSceneRenderer(sim_camera, IrSceneConfig(noise_sigma_dn=sigma_dn))
+    points = led_points_in_camera(led_target, FACING_ROTATION, np.array([0.0, 0.0, 0.5]))
+    frame = renderer.render(points, rng=np.random.default_rng(3)).image
+    measured = BlobDetector('threshold').read_noise_dn(frame)
+    # Clipping at 0 DN takes a little off the widest noise (the black level is 6 DN).
+    assert 0.85 * sigma_dn < measured < 1.1 * sigma_dn, measured
+
+
+@pytest.mark.parametrize('peak_dn, sigma_dn', [(60.0, 6.0), (150.0, 1.5), (150.0, 6.0)])
+def test_a_spots_predicted_centroid_noise_matches_its_scatter(peak_dn, sigma_dn):
+    """Blob.noise_px is the scatter of the weighted centroid over noise draws, within 25 %."""
+    rows, cols = np.mgrid[0:60, 0:80]
+    light = peak_dn * np.exp(-((cols - 40.3) ** 2 + (rows - 30.6) ** 2) / (2 * 1.0 ** 2))
+    rng = np.random.default_rng(7)
+    detector = BlobDetector('threshold')
+    places, predicted = [], []
+    for _ in range(300):
+        image = np.clip(np.round(20 + light + rng.normal(0.0, sigma_dn, light.shape)),
+                        0, 255).astype(np.uint8)
+        found = [b for b in detector.detect(image, FAR, precise=False, read_noise_dn=sigma_dn)
+                 if abs(b.x - 40.3) < 2 and abs(b.y - 30.6) < 2]
+        if len(found) == 1:
+            places.append((found[0].x, found[0].y))
+            predicted.append(found[0].noise_px)
+    places = np.array(places)
+    assert len(places) > 150
+    scatter = float(np.sqrt(0.5 * (places[:, 0].var() + places[:, 1].var())))
+    print(f'\npeak {peak_dn} DN, noise {sigma_dn} DN: scatter {scatter:.4f} px, predicted '
+          f'{np.median(predicted):.4f} px')
+    assert 0.75 * scatter < float(np.median(predicted)) < 1.25 * scatter
+    # Placed precisely, or without the read noise, a blob does not claim to know it.
+    for blobs in (detector.detect(image, FAR, read_noise_dn=sigma_dn),
+                  detector.detect(image, FAR, precise=False)):
+        assert all(math.isnan(b.noise_px) for b in blobs if abs(b.x - 40.3) < 2)

@@ -15,6 +15,7 @@
 """Tests of LED identification on rendered frames: the right assignment or none, never wrong."""
 
 from dataclasses import replace
+import math
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      FACING_ROTATION, led_points_in_camera)
@@ -510,3 +511,58 @@ def test_a_fit_too_loose_for_the_noise_prior_names_the_parameter(sim_camera, led
     scattered = [replace(b, x=b.x + 3.0 * i) for i, b in enumerate(blobs)]
     outside = identifier.acquire(sim_camera, scattered, band, 0.1)
     assert outside.match is None and 'fits within 0.25 px' in outside.reason, outside.reason
+
+
+def test_each_spots_read_noise_judges_an_acquired_fit(sim_camera, led_target):
+    """A spot's own noise widens the test for a noisy sensor and narrows it for a clean one."""
+    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
+    pixels, _ = sim_camera.project_pose(led_target.positions, rotation_vector(rotation),
+                                        np.array([0.02, 0.03, 4.0]))
+    pixels = pixels.reshape(-1, 2) + 0.12 * np.array([[1, -1], [-1, -1], [1, 1], [-1, 1]])
+
+    def spots(noise_px):
+        return [Blob(float(x), float(y), 6.0, 90, 1.0, (int(x) - 1, int(y) - 1, 3, 3), False,
+                     noise_px) for x, y in pixels]
+
+    band = DEFAULT_BANDS[0]
+    identifier = LedIdentifier(led_target)
+    # About 0.1 px RMS off: unlikely at the band's 0.05 px prior ...
+    assert identifier.acquire(sim_camera, spots(math.nan), band, 0.01).match is None
+    # ... likely for spots whose read noise moves them by 0.15 px, whatever the prior says.
+    noisy = identifier.acquire(sim_camera, spots(0.15), band, 0.01)
+    assert noisy.match is not None and noisy.match.blob_of_led == (0, 1, 2, 3)
+    # Clean spots (0.005 px) are judged by that and the centroid's own error, 0.02 px here:
+    # refused even where the prior alone (0.1 px) would accept.
+    assert identifier.acquire(sim_camera, spots(math.nan), band, 0.1).match is not None
+    clean = identifier.acquire(sim_camera, spots(0.005), band, 0.1)
+    assert clean.match is None and 'centroid noise of 0.021 px' in clean.reason, clean.reason
+
+
+def test_a_hidden_led_and_glints_never_fool_the_nodes_acquisition(sim_camera, led_target,
+                                                                  ir_renderer):
+    """
+    The node's acquisition (weighted centroids judged by their read noise): never wrong.
+
+    Seed 1's first frame, one LED hidden and three LED-like glints, was acquired 9 % of range
+    and 40 deg off at the 0.05 px prior: its fit, 0.07 px RMS, is likely at that noise but
+    not at the 0.02 px its spots have.
+    """
+    rng = np.random.default_rng(1)
+    outcomes = []
+    for _ in range(40):
+        hidden = int(rng.integers(led_target.count))
+        rotation, translation = _scene(rng)
+        points = led_points_in_camera(led_target, rotation, translation)
+        visible = np.ones(led_target.count, dtype=bool)
+        visible[hidden] = False
+        led_pixels = sim_camera.project(points)
+        spots = list(random_distractors(rng, sim_camera, 2, avoid_px=led_pixels))
+        spots += _glints_near(rng, led_pixels, 3)
+        frame = ir_renderer.render(points, visible=visible, distractors=spots, rng=rng)
+        band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
+        blobs = DETECTOR.detect(frame.image, band, precise=False,
+                                read_noise_dn=DETECTOR.read_noise_dn(frame.image))
+        identification = LedIdentifier(led_target).acquire(sim_camera, blobs, band,
+                                                           band.centroid_noise_px)
+        outcomes.append(_judge(identification, blobs, frame))
+    assert _tally(outcomes)['wrong'] == 0, _tally(outcomes)
