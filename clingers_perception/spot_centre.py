@@ -125,7 +125,7 @@ def centroid_noise_px(weights, light, read_noise_dn):
     """
     if light['m00'] <= 0.0:
         return math.nan
-    spread = cv2.moments((weights > 0.0).view(np.uint8), binaryImage=True)
+    spread = cv2.moments(cv2.threshold(weights, 0.0, 1.0, cv2.THRESH_BINARY)[1])
     return read_noise_dn * math.sqrt(0.5 * (spread['mu20'] + spread['mu02'])) / light['m00']
 
 
