@@ -142,6 +142,9 @@ class BlobDetector:
         counts = np.bincount(np.abs(np.diff(rows, axis=1)).ravel())
         middle = int(np.searchsorted(np.cumsum(counts), 0.5 * counts.sum()))
         kept = counts[:int(max(READ_NOISE_MIN_LIMIT_DN, READ_NOISE_LIMIT * middle)) + 1]
+        if not kept.any():
+            # A frame one pixel wide has no neighbours to compare.
+            return 0.0
         steps = np.arange(kept.size)
         return math.sqrt(0.5 * float(kept @ (steps * steps)) / float(kept.sum()))
 

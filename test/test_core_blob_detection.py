@@ -596,6 +596,8 @@ def test_the_read_noise_is_measured_past_the_spots(sim_camera, led_target, sigma
     measured = BlobDetector('threshold').read_noise_dn(frame)
     # Clipping at 0 DN takes a little off the widest noise (the black level is 6 DN).
     assert 0.85 * sigma_dn < measured < 1.1 * sigma_dn, measured
+    # A frame one pixel wide has no neighbouring pixels, and no noise to measure.
+    assert BlobDetector('threshold').read_noise_dn(frame[:, :1]) == 0.0
 
 
 @pytest.mark.parametrize('peak_dn, sigma_dn', [(60.0, 6.0), (150.0, 1.5), (150.0, 6.0)])
