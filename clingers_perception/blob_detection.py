@@ -204,7 +204,7 @@ def _simple_blob_params(band):
     return params
 
 
-def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn=None):
+def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
     # Binary 0/1: the component masks cut from it weight the centroids directly.
     _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole

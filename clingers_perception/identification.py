@@ -182,7 +182,7 @@ class LedIdentifier:
         noise = np.where(np.isfinite(read_noise),
                          np.hypot(read_noise, CENTROID_ERROR_FRACTION * band.centroid_noise_px),
                          noise_px)
-        tried, unlikely = 0, (math.inf, noise_px)
+        tried, unlikely = 0, (math.inf, math.nan)
         for base in self._bases:
             accepted, hypotheses, closest = self._search(camera, centres, band, noise,
                                                          range_m, base)

@@ -460,13 +460,18 @@ def test_a_dim_spot_above_threshold_in_one_pixel_is_found_but_hot_pixels_are_not
     assert abs(blobs[0].x - 40.0) < 0.05 and abs(blobs[0].y - 60.0) < 0.05
 
 
+def _spot_light(peak_dn, sigma_px, centre=(60.3, 50.6), shape=(120, 160)):
+    """Return the light (DN, float) of one round Gaussian spot at `centre` (x, y)."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    return peak_dn * np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2)
+                            / (2.0 * sigma_px ** 2))
+
+
 @pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 150, 1.0), (MID, 240, 1.6),
                                                      (MID, 700, 1.6)])
 def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sigma_px):
     """A lone 255 pixel anywhere within two pixels of a spot's outline leaves its LED in place."""
-    rows, cols = np.mgrid[0:120, 0:160]
-    light = peak_dn * np.exp(-((cols - 60.3) ** 2 + (rows - 50.6) ** 2) / (2 * sigma_px ** 2))
-    image = np.clip(6 + np.round(light), 0, 255).astype(np.uint8)
+    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
     alone = BlobDetector('threshold').detect(image, band)
     assert len(alone) == 1
     spot = image > band.threshold_min
@@ -501,9 +506,7 @@ def test_a_dim_spot_at_exactly_the_minimum_area_is_one_blob():
 
 def _round_spot(sigma_px, centre=(150.3, 100.6)):
     """Return a 300x200 frame holding one unsaturated round spot (peak 200 DN) at `centre`."""
-    ys, xs = np.mgrid[0:200, 0:300]
-    spot = 200.0 * np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2)
-                          / (2.0 * sigma_px ** 2))
+    spot = _spot_light(200.0, sigma_px, centre, (200, 300))
     return np.clip(6.0 + np.round(spot), 0, 255).astype(np.uint8)
 
 
@@ -570,9 +573,7 @@ def test_simple_blob_finds_dim_far_spots_as_threshold_does(ir_renderer, led_targ
 @pytest.mark.parametrize('hot_dn', [255, 235])
 def test_a_hot_pixel_touching_a_saturated_spot_leaves_its_led_in_place(hot_dn):
     """A hot pixel on the outline of a clipped disc joins its blob but not its rim."""
-    rows, cols = np.mgrid[0:120, 0:160]
-    light = 2000.0 * np.exp(-((cols - 60.3) ** 2 + (rows - 50.6) ** 2) / (2 * 1.6 ** 2))
-    image = np.clip(6 + np.round(light), 0, 255).astype(np.uint8)
+    image = np.clip(6 + np.round(_spot_light(2000.0, 1.6)), 0, 255).astype(np.uint8)
     (alone,) = BlobDetector('threshold').detect(image, MID)
     spot = (image > MID.threshold_min).astype(np.uint8)
     outline = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > spot)
@@ -603,8 +604,7 @@ def test_the_read_noise_is_measured_past_the_spots(sim_camera, led_target, sigma
 @pytest.mark.parametrize('peak_dn, sigma_dn', [(60.0, 6.0), (150.0, 1.5), (150.0, 6.0)])
 def test_a_spots_predicted_centroid_noise_matches_its_scatter(peak_dn, sigma_dn):
     """Blob.noise_px is the scatter of the weighted centroid over noise draws, within 25 %."""
-    rows, cols = np.mgrid[0:60, 0:80]
-    light = peak_dn * np.exp(-((cols - 40.3) ** 2 + (rows - 30.6) ** 2) / (2 * 1.0 ** 2))
+    light = _spot_light(peak_dn, 1.0, (40.3, 30.6), (60, 80))
     rng = np.random.default_rng(7)
     detector = BlobDetector('threshold')
     places, predicted = [], []

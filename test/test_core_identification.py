@@ -81,7 +81,14 @@ def _judge(identification, blobs, frame, tolerance_px=2.0):
     return 'right'
 
 
-def _trial(camera, target, renderer, rng, glints=0, distractors=0, hidden=None):
+def _trial(camera, target, renderer, rng, glints=0, distractors=0, hidden=None,
+           node_search=False):
+    """
+    Render a random scene and acquire; return (verdict, Identification).
+
+    With `node_search` the spots are found and judged as the node's acquisition does: placed
+    by their weighted centroids, each carrying what the frame's read noise does to it.
+    """
     rotation, translation = _scene(rng)
     points = led_points_in_camera(target, rotation, translation)
     led_pixels = camera.project(points)
@@ -92,7 +99,11 @@ def _trial(camera, target, renderer, rng, glints=0, distractors=0, hidden=None):
     spots += _glints_near(rng, led_pixels, glints)
     frame = renderer.render(points, visible=visible, distractors=spots, rng=rng)
     band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
-    blobs = DETECTOR.detect(frame.image, band)
+    if node_search:
+        blobs = DETECTOR.detect(frame.image, band, precise=False,
+                                read_noise_dn=DETECTOR.read_noise_dn(frame.image))
+    else:
+        blobs = DETECTOR.detect(frame.image, band)
     identification = LedIdentifier(target).acquire(camera, blobs, band, band.centroid_noise_px)
     return _judge(identification, blobs, frame), identification
 
@@ -488,15 +499,20 @@ def test_a_hidden_led_predicted_on_another_leds_spot_does_not_take_it(sim_camera
         assert identification.match.matched == 4 and identification.match.blob_of_led[4] == -1
 
 
+def _misfit_spots(camera, target, noise_px=math.nan):
+    """Return far spots of the four LEDs, each with `noise_px`, about 0.1 px RMS off any pose."""
+    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
+    pixels, _ = camera.project_pose(target.positions, rotation_vector(rotation),
+                                    np.array([0.02, 0.03, 4.0]))
+    # Alternating offsets that no pose absorbs.
+    pixels = pixels.reshape(-1, 2) + 0.12 * np.array([[1, -1], [-1, -1], [1, 1], [-1, 1]])
+    return [Blob(float(x), float(y), 6.0, 90, 1.0, (int(x) - 1, int(y) - 1, 3, 3), False,
+                 noise_px) for x, y in pixels]
+
+
 def test_a_fit_too_loose_for_the_noise_prior_names_the_parameter(sim_camera, led_target):
     """Spots 0.1 px off fit within the band's limit but not a 0.01 px prior: the reason says."""
-    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
-    pixels, _ = sim_camera.project_pose(led_target.positions, rotation_vector(rotation),
-                                        np.array([0.02, 0.03, 4.0]))
-    # Alternating offsets that no pose absorbs: a misfit of about 0.1 px RMS.
-    pixels = pixels.reshape(-1, 2) + 0.12 * np.array([[1, -1], [-1, -1], [1, 1], [-1, 1]])
-    blobs = [Blob(float(x), float(y), 6.0, 90, 1.0, (int(x) - 1, int(y) - 1, 3, 3), False)
-             for x, y in pixels]
+    blobs = _misfit_spots(sim_camera, led_target)
     band = DEFAULT_BANDS[0]
     identifier = LedIdentifier(led_target)
     refused = identifier.acquire(sim_camera, blobs, band, 0.01)
@@ -515,14 +531,8 @@ def test_a_fit_too_loose_for_the_noise_prior_names_the_parameter(sim_camera, led
 
 def test_each_spots_read_noise_judges_an_acquired_fit(sim_camera, led_target):
     """A spot's own noise widens the test for a noisy sensor and narrows it for a clean one."""
-    rotation = rotation_matrix([0.05, 0.1, 0.3]) @ FACING_ROTATION
-    pixels, _ = sim_camera.project_pose(led_target.positions, rotation_vector(rotation),
-                                        np.array([0.02, 0.03, 4.0]))
-    pixels = pixels.reshape(-1, 2) + 0.12 * np.array([[1, -1], [-1, -1], [1, 1], [-1, 1]])
-
     def spots(noise_px):
-        return [Blob(float(x), float(y), 6.0, 90, 1.0, (int(x) - 1, int(y) - 1, 3, 3), False,
-                     noise_px) for x, y in pixels]
+        return _misfit_spots(sim_camera, led_target, noise_px)
 
     band = DEFAULT_BANDS[0]
     identifier = LedIdentifier(led_target)
@@ -548,21 +558,7 @@ def test_a_hidden_led_and_glints_never_fool_the_nodes_acquisition(sim_camera, le
     not at the 0.02 px its spots have.
     """
     rng = np.random.default_rng(1)
-    outcomes = []
-    for _ in range(40):
-        hidden = int(rng.integers(led_target.count))
-        rotation, translation = _scene(rng)
-        points = led_points_in_camera(led_target, rotation, translation)
-        visible = np.ones(led_target.count, dtype=bool)
-        visible[hidden] = False
-        led_pixels = sim_camera.project(points)
-        spots = list(random_distractors(rng, sim_camera, 2, avoid_px=led_pixels))
-        spots += _glints_near(rng, led_pixels, 3)
-        frame = ir_renderer.render(points, visible=visible, distractors=spots, rng=rng)
-        band = select_band(DEFAULT_BANDS, float(np.linalg.norm(translation)))
-        blobs = DETECTOR.detect(frame.image, band, precise=False,
-                                read_noise_dn=DETECTOR.read_noise_dn(frame.image))
-        identification = LedIdentifier(led_target).acquire(sim_camera, blobs, band,
-                                                           band.centroid_noise_px)
-        outcomes.append(_judge(identification, blobs, frame))
+    outcomes = [_trial(sim_camera, led_target, ir_renderer, rng, glints=3, distractors=2,
+                       hidden=int(rng.integers(led_target.count)), node_search=True)[0]
+                for _ in range(40)]
     assert _tally(outcomes)['wrong'] == 0, _tally(outcomes)
