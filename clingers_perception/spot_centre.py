@@ -107,9 +107,9 @@ def spot_weights(crop, mask, foreign=None):
     local background.
     """
     support = spot_support(mask, foreign)
-    rim = crop[support > mask]
     weights = crop.astype(np.float32)
-    weights -= float(rim.mean()) if rim.size else 0.0
+    # cv2.mean gives 0 for an empty rim, as for no background.
+    weights -= cv2.mean(crop, cv2.subtract(support, mask))[0]
     np.maximum(weights, 0.0, out=weights)
     weights *= support
     return weights
@@ -165,7 +165,7 @@ def gaussian_centre(crop, weights, moments=None):
     GAUSSIAN_AGREEMENT_PX from the weighted centroid.
     """
     unclipped = crop < SATURATION_LEVEL
-    floor = max(GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION * float(weights.max()))
+    floor = max(GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION * cv2.minMaxLoc(weights)[1])
     use = (weights > floor) & unclipped
     if np.count_nonzero(use) < RING_PX and np.any((weights > 0.0) & ~unclipped):
         use = (weights > GAUSSIAN_FLOOR_DN) & unclipped
