@@ -36,9 +36,12 @@ def uses_fast_dds_2(distro=None):
     return distro.lower() in FAST_DDS_2_DISTROS
 
 
+def profile_variables(distro=None):
+    """Return the variables that tell a process of that distribution where the profile is."""
+    # Fast DDS 3 warns of the older name, so it is set only where it is read.
+    return [VARIABLE, FAST_DDS_2_VARIABLE] if uses_fast_dds_2(distro) else [VARIABLE]
+
+
 def profile_environment(path, distro=None):
     """Return {variable: path} that makes a process of that distribution load the profile."""
-    environment = {VARIABLE: str(path)}
-    if uses_fast_dds_2(distro):
-        environment[FAST_DDS_2_VARIABLE] = str(path)
-    return environment
+    return {name: str(path) for name in profile_variables(distro)}

@@ -25,7 +25,7 @@ implementation is left to the environment (RMW_IMPLEMENTATION). Only launch and 
 APIs present in Humble are used, so the file works on Humble, Jazzy and Kilted.
 """
 
-from clingers_perception.dds_profile import FAST_DDS_2_VARIABLE, uses_fast_dds_2
+from clingers_perception.dds_profile import profile_variables
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -61,12 +61,8 @@ def generate_launch_description():
             description='logging level: debug, info, warn, error or fatal'),
     ]
     # Set before the node starts, so it applies to every process started after it.
-    profile = [SetEnvironmentVariable(
-        'FASTDDS_DEFAULT_PROFILES_FILE', PathJoinSubstitution([config, 'fastdds.xml']))]
-    if uses_fast_dds_2():
-        # Humble and Jazzy ship Fast DDS 2, which reads the older name (Fast DDS 3 warns of it).
-        profile.append(SetEnvironmentVariable(
-            FAST_DDS_2_VARIABLE, PathJoinSubstitution([config, 'fastdds.xml'])))
+    profile_file = PathJoinSubstitution([config, 'fastdds.xml'])
+    profile = [SetEnvironmentVariable(name, profile_file) for name in profile_variables()]
     node = Node(
         package=PACKAGE,
         executable='perception_node',

@@ -27,7 +27,7 @@ Every process this file starts uses the package's Fast DDS profile for large fra
 launch and launch_ros APIs present in Humble are used.
 """
 
-from clingers_perception.dds_profile import FAST_DDS_2_VARIABLE, uses_fast_dds_2
+from clingers_perception.dds_profile import profile_variables
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
@@ -62,12 +62,8 @@ def generate_launch_description():
             description='true: also start rviz2 with config/clingers.rviz'),
     ]
     # Set before the nodes start, so it applies to every process started after it.
-    profile = [SetEnvironmentVariable(
-        'FASTDDS_DEFAULT_PROFILES_FILE', PathJoinSubstitution([config, 'fastdds.xml']))]
-    if uses_fast_dds_2():
-        # Humble and Jazzy ship Fast DDS 2, which reads the older name (Fast DDS 3 warns of it).
-        profile.append(SetEnvironmentVariable(
-            FAST_DDS_2_VARIABLE, PathJoinSubstitution([config, 'fastdds.xml'])))
+    profile_file = PathJoinSubstitution([config, 'fastdds.xml'])
+    profile = [SetEnvironmentVariable(name, profile_file) for name in profile_variables()]
     camera = Node(
         package=PACKAGE, executable='ir_camera_sim', name='ir_camera_sim',
         namespace=namespace, parameters=[LaunchConfiguration('sim_params_file')],

@@ -15,7 +15,7 @@
 """The environment that makes a process of each ROS 2 distribution load the DDS profile."""
 
 from clingers_perception.dds_profile import (FAST_DDS_2_VARIABLE, profile_environment,
-                                             uses_fast_dds_2, VARIABLE)
+                                             profile_variables, uses_fast_dds_2, VARIABLE)
 import pytest
 
 
@@ -27,6 +27,7 @@ import pytest
     ('', {VARIABLE}),
 ])
 def test_each_distribution_gets_the_name_its_fast_dds_reads(distro, names):
+    assert set(profile_variables(distro)) == names
     environment = profile_environment('/x/fastdds.xml', distro)
     assert set(environment) == names
     assert set(environment.values()) == {'/x/fastdds.xml'}

@@ -229,18 +229,22 @@ def test_launch_files_use_humble_apis_and_the_dds_profile(path):
     for call in _calls(tree, 'Node'):
         keywords = {item.arg for item in call.keywords}
         assert not keywords & NOT_IN_HUMBLE, f'not available on Humble: {keywords & NOT_IN_HUMBLE}'
-    variables = {_first_string(call, 'name'): call
-                 for call in _calls(tree, 'SetEnvironmentVariable')}
+    variables = {_first_string(call, 'name') for call in _calls(tree, 'SetEnvironmentVariable')}
     assert 'RMW_IMPLEMENTATION' not in variables, "the RMW implementation is the user's choice"
     if _calls(tree, 'Node'):
-        assert 'FASTDDS_DEFAULT_PROFILES_FILE' in variables, \
-            'every process a launch file starts must use the large-frame profile'
-        profile = variables['FASTDDS_DEFAULT_PROFILES_FILE']
-        assert 'fastdds.xml' in _strings_under(profile)
+        # Every variable the distribution's Fast DDS reads (dds_profile.profile_variables, tested
+        # in test_core_dds_profile) is set to the installed profile.
+        settings = [node.elt for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+                    and _calls(node.generators[0].iter, 'profile_variables')
+                    and _calls(node.elt, 'SetEnvironmentVariable')]
+        assert settings, 'every process a launch file starts must use the large-frame profile'
+        value = settings[0].args[1]
+        assignments = {target.id: node.value for node in ast.walk(tree)
+                       if isinstance(node, ast.Assign) for target in node.targets
+                       if isinstance(target, ast.Name)}
+        value = assignments.get(value.id, value) if isinstance(value, ast.Name) else value
+        assert 'fastdds.xml' in _strings_under(value)
         assert (PACKAGE_DIR / 'config' / 'fastdds.xml').is_file()
-        # Fast DDS 2 (Humble, Jazzy) reads another name: set where the distribution needs it.
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        assert {'uses_fast_dds_2', 'FAST_DDS_2_VARIABLE'} <= names
 
 
 def test_perception_launch_arguments():
