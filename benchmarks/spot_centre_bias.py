@@ -28,12 +28,12 @@ with the node's default parameters, and with `bands.mid.fit_profile` and
 """
 
 import argparse
-import csv
 from dataclasses import replace
 import os
 import sys
 import time
 
+from clingers_perception.demo import write_csv
 from clingers_perception.evaluation import (measure_scenario_noise, PROFILE_FIT_PARAMETERS,
                                             select_scenarios)
 
@@ -70,10 +70,7 @@ def main(argv=None):
               f'{row["default_bias_px"] / row["profile_fit_bias_px"]:.1f}x |')
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f'spot_centre_bias_{time.strftime("%Y%m%dT%H%M%S")}.csv')
-    with open(path, 'w', newline='') as stream:
-        writer = csv.DictWriter(stream, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, path)
     print(f'\n{len(rows)} bands in {time.time() - started:.0f} s; CSV: {path}')
 
 

@@ -15,17 +15,11 @@
 """Tests of benchmarks/coplanar_ambiguity.py: its sequential test and a short real run."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
+from benchmark_scripts import load_benchmark
 import pytest
 
-# benchmarks/ is a folder of scripts, not an installed package.
-_SPEC = importlib.util.spec_from_file_location(
-    'coplanar_ambiguity',
-    Path(__file__).resolve().parents[1] / 'benchmarks' / 'coplanar_ambiguity.py')
-coplanar_ambiguity = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(coplanar_ambiguity)
+coplanar_ambiguity = load_benchmark('coplanar_ambiguity')
 
 
 def _rows(differences_px2, true_px2=1e-4):

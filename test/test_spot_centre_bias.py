@@ -15,15 +15,10 @@
 """A short real run of benchmarks/spot_centre_bias.py: its table and CSV."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
-# benchmarks/ is a folder of scripts, not an installed package.
-_SPEC = importlib.util.spec_from_file_location(
-    'spot_centre_bias',
-    Path(__file__).resolve().parents[1] / 'benchmarks' / 'spot_centre_bias.py')
-spot_centre_bias = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(spot_centre_bias)
+from benchmark_scripts import load_benchmark
+
+spot_centre_bias = load_benchmark('spot_centre_bias')
 
 
 def test_short_run_measures_both_placements_per_band(tmp_path, capsys):
