@@ -102,14 +102,16 @@ class BlobDetector:
         self.mono16_bits = mono16_bits
         self._simple_blob_detectors = {}
 
-    def detect(self, image, band, windows=None, precise=True, read_noise_dn=None):
+    def detect(self, image, band, windows=None, precise=True, read_noise_dn=None,
+               defects=None):
         """
         Return the blobs of `image` (uint8 or uint16) inside `windows` (None: whole frame).
 
         Without `precise`, unsaturated spots are placed by their weighted centroid instead of
         the Gaussian fit: enough to tell which spot is which LED, and cheaper among many
         distractors. With `read_noise_dn` (read_noise_dn()), such a spot's blob also says how
-        much that noise moves its centroid (Blob.noise_px).
+        much that noise moves its centroid (Blob.noise_px). `defects` (a DefectPixelMap)
+        are painted out of each window first.
         """
         height, width = image.shape[:2]
         if windows is None:
@@ -120,6 +122,8 @@ class BlobDetector:
             if window.empty:
                 continue
             roi = to_8bit(image[window.y0:window.y1, window.x0:window.x1], self.mono16_bits)
+            if defects is not None:
+                roi = defects.paint_out(roi, window)
             if self.backend == 'threshold':
                 found = _threshold_blobs(roi, band, window, (width, height), precise,
                                          read_noise_dn)

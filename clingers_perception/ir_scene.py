@@ -245,6 +245,18 @@ class IrSceneRenderer:
         unit_peak = float(self._spot_table(radius_at_1m)[1][0, 0])
         self._flux_at_1m = cfg.led_peak_dn_at_1m / unit_peak
 
+    @property
+    def hot_pixels(self):
+        """Return the sensor's hot pixels: columns, rows and the DN each adds (8-bit scale)."""
+        return self._hot_cols.copy(), self._hot_rows.copy(), self._hot_dn / self._scale
+
+    def add_hot_pixels(self, cols, rows, dn):
+        """Give the sensor more hot pixels, fixed like its own: where a test wants one."""
+        self._hot_cols = np.concatenate([self._hot_cols, np.asarray(cols, np.int64)])
+        self._hot_rows = np.concatenate([self._hot_rows, np.asarray(rows, np.int64)])
+        self._hot_dn = np.concatenate([self._hot_dn,
+                                       np.asarray(dn, np.float64) * self._scale])
+
     def render(self, points_camera, visible=None, distractors=(), rng=None):
         """
         Render LEDs at Nx3 camera-frame points (and distractors); return a RenderedFrame.

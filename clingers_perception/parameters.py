@@ -145,6 +145,10 @@ PARAMETER_SPECS = tuple([
     ParameterSpec('coplanar_ambiguity_deg', _SETTINGS.coplanar_ambiguity_deg,
                   'two fitting mirror poses of a flat layout further apart than this (deg) '
                   'are ambiguous', 0.1, 90.0),
+    ParameterSpec('learn_hot_pixels', _SETTINGS.learn_hot_pixels,
+                  "learn the sensor's hot pixels while tracking and paint them out of the "
+                  'search windows; false for a camera that corrects its own defect pixels '
+                  '(false also forgets those learned)'),
 ] + _band_specs())
 
 SPEC_BY_NAME = {spec.name: spec for spec in PARAMETER_SPECS}
@@ -202,7 +206,8 @@ def build_config(values):
         detector_backend=values['detector_backend'], mono16_bits=values['mono16_bits'],
         max_image_bytes=values['max_image_bytes'], bands=bands,
         band_hysteresis=values['band_hysteresis'], identification=limits, tracking=tracking,
-        coplanar_ambiguity_deg=values['coplanar_ambiguity_deg'])
+        coplanar_ambiguity_deg=values['coplanar_ambiguity_deg'],
+        learn_hot_pixels=values['learn_hot_pixels'])
     frame = values['target_frame']
     if not frame or frame.startswith('/') or any(c.isspace() for c in frame):
         # tf2 refuses such frame ids.

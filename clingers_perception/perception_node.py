@@ -109,6 +109,7 @@ class PerceptionNode(Node):
                 self._broadcast(msg.header, result.pose)
         quality.extra['frames_received'] = self.frames_in
         quality.extra['frames_dropped'] = self._pipeline.frame_gaps.dropped
+        quality.extra['hot_pixels'] = self._pipeline.defects.count
         self._quality_pub.publish(diagnostic_message(
             msg.header, f'{self.get_name()}: LED detection', msg.header.frame_id, quality))
         if self._marker_pub.get_subscription_count() > 0:

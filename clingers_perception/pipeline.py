@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import math
 import time
 
-from clingers_perception.blob_detection import BlobDetector
+from clingers_perception.blob_detection import BlobDetector, Window
 from clingers_perception.camera_model import CameraModel, CameraModelError
+from clingers_perception.defect_pixels import DefectPixelMap
 from clingers_perception.frame_gaps import FrameGapCounter
 from clingers_perception.identification import IdentificationLimits, LedIdentifier
 from clingers_perception.image_decoding import decode_mono, ImageDecodeError, to_8bit
@@ -39,6 +40,8 @@ NOISE_AVERAGING_WEIGHT = 0.05
 # pose absorbs that shared bias, so the residuals do not show it but the pose carries it.
 NOISE_FLOOR_FRACTION = 0.05
 CORE_NOISE_FLOOR_FRACTION = 0.2
+# Pixels this far (px) around a spot's thresholded box may hold its light (defect_pixels).
+LIT_MARGIN_PX = 3
 # A frame with more of its pixels this bright (8-bit scale) has the sun or a lamp in view.
 GLARE_LEVEL = 200
 
@@ -55,6 +58,7 @@ class PipelineSettings:
     identification: IdentificationLimits = IdentificationLimits()
     tracking: TrackingSettings = TrackingSettings()
     coplanar_ambiguity_deg: float = 2.0
+    learn_hot_pixels: bool = True
 
 
 @dataclass
@@ -83,6 +87,8 @@ class LedPosePipeline:
         self._camera_change = None
         # Shape of the last frame processed: the track restarts when frames change size.
         self._frame_shape = None
+        # Hot pixels learned while tracking (defect_pixels), painted out of every search.
+        self.defects = DefectPixelMap()
         self.target = self.settings = self._band = None
         self.frame_gaps = FrameGapCounter()
         self.configure(target, settings)
@@ -102,6 +108,9 @@ class LedPosePipeline:
         self.target = target
         self.settings = settings
         self.detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
+        self.defects.mono16_bits = settings.mono16_bits
+        if not settings.learn_hot_pixels:
+            self.defects.reset()
         self.identifier = LedIdentifier(target, settings.identification)
         if new_target:
             self.tracker = Tracker(settings.tracking)
@@ -176,6 +185,7 @@ class LedPosePipeline:
         if self._frame_shape is not None and self._frame_shape != image.shape:
             # Another resolution (binning, ROI): the pixel history means nothing any more.
             self.tracker.reset()
+            self.defects.reset()
         self._frame_shape = image.shape
         if self._camera_change:
             warnings.append(self._camera_change)
@@ -208,15 +218,21 @@ class LedPosePipeline:
             # A blob cut by its window's edge is not seen whole and its centre is where the
             # window ends: a saturated frame fills every window and puts a "spot" at each
             # predicted LED. Such blobs are left to the whole-frame search below.
-            blobs = [b for b in self.detector.detect(image, self._band, windows)
-                     if not b.clipped]
+            found = self.detector.detect(image, self._band, windows, defects=self.defects)
+            blobs = [b for b in found if not b.clipped]
             timings['detect'] = _ms(tick)
             identification = self.identifier.match_predicted(
                 camera, blobs, predicted_px, self.settings.tracking.window_margin_px,
                 self._band, prior)
-            if identification.match is None:
+            if identification.match is not None:
+                if self.settings.learn_hot_pixels:
+                    scan_tick = time.perf_counter()
+                    match = identification.match
+                    self.defects.scan(image, lambda: self._lit(found, match, predicted_px))
+                    timings['detect'] += _ms(scan_tick)
+            else:
                 # The windows missed (fast motion, a smear outgrowing its window): whole frame.
-                blobs = self.detector.detect(image, self._band)
+                blobs = self.detector.detect(image, self._band, defects=self.defects)
                 identification = self.identifier.match_predicted(
                     camera, blobs, predicted_px, 4 * self.settings.tracking.window_margin_px,
                     self._band, prior)
@@ -239,7 +255,7 @@ class LedPosePipeline:
                 # Spots among distractors placed by the cheaper weighted centroid: enough to
                 # match; acquisitions are rare and a track places its LEDs precisely.
                 blobs = self.detector.detect(image, band, precise=False,
-                                             read_noise_dn=read_noise_dn)
+                                             read_noise_dn=read_noise_dn, defects=self.defects)
                 timings['detect'] = timings.get('detect', 0.0) + _ms(tick)
                 tick = time.perf_counter()
                 identification = self.identifier.acquire(
@@ -269,6 +285,20 @@ class LedPosePipeline:
             reason = 'acquired, confirming on the next frame before publishing'
         return self._report(stamp_s, image, blobs, identification, pose if publish else None,
                             reason, timings)
+
+    def _lit(self, spots, match, predicted_px):
+        """
+        Return Windows that may hold an LED's light while a match holds: no hot pixel is there.
+
+        Every spot found, with a margin for the flanks below threshold, and the window of an LED
+        the match has no spot for (too dim for this band, or hidden).
+        """
+        margin, reach = LIT_MARGIN_PX, self.settings.tracking.window_margin_px
+        lit = [Window(x - margin, y - margin, x + w + margin, y + h + margin)
+               for x, y, w, h in (spot.bbox for spot in spots)]
+        lit.extend(Window(int(x - reach), int(y - reach), int(x + reach) + 1, int(y + reach) + 1)
+                   for (x, y), spot in zip(predicted_px, match.blob_of_led) if spot < 0)
+        return lit
 
     def _acquisition_order(self):
         bands = list(self._bands)

@@ -177,6 +177,7 @@ _SETTING_OF = {
     'max_prediction_gap_s': lambda c: c.settings.tracking.max_prediction_gap_s,
     'window_margin_px': lambda c: c.settings.tracking.window_margin_px,
     'coplanar_ambiguity_deg': lambda c: c.settings.coplanar_ambiguity_deg,
+    'learn_hot_pixels': lambda c: c.settings.learn_hot_pixels,
 }
 
 
@@ -198,7 +199,7 @@ def test_every_parameter_reaches_its_setting():
         'band_hysteresis': 0.2, 'max_candidates': 20, 'max_hypotheses': 64,
         'max_view_angle_deg': 60.0, 'min_leds': 5, 'min_range_m': 0.1, 'max_range_m': 5.0,
         'confirm_frames': 3, 'max_coast_frames': 9, 'max_prediction_gap_s': 2.5,
-        'window_margin_px': 20.0, 'coplanar_ambiguity_deg': 5.0,
+        'window_margin_px': 20.0, 'coplanar_ambiguity_deg': 5.0, 'learn_hot_pixels': False,
     }
     band_specs = [spec for spec in PARAMETER_SPECS if spec.name.startswith('bands.')
                   and spec.name != 'bands.near.min_range_m']  # the nearest band starts at 0

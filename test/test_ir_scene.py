@@ -320,3 +320,20 @@ def test_approach_options():
         ApproachSpec(start_range_m=0.1, end_range_m=0.2)
     with pytest.raises(ValueError):
         ApproachSpec(frames=1)
+
+
+@pytest.mark.parametrize('bit_depth', [8, 16])
+def test_hot_pixels_stay_in_place_and_more_can_be_added(bit_depth):
+    """The seeded hot pixels light in every frame; one added at a chosen pixel does too."""
+    config = dataclasses.replace(CONFIG, noise_sigma_dn=0.0, bit_depth=bit_depth)
+    hot_renderer = IrSceneRenderer(CAMERA, config)
+    cols, rows, dn = hot_renderer.hot_pixels
+    assert cols.size == CONFIG.hot_pixel_count and np.all((dn >= 40.0) & (dn <= 255.0))
+    hot_renderer.add_hot_pixels([100], [200], [50.0])
+    scale = 257.0 if bit_depth == 16 else 1.0
+    for seed in (1, 2):
+        image = hot_renderer.render(_point_at(3.0), rng=np.random.default_rng(seed)).image
+        lit = np.minimum(CONFIG.background_dn + dn, 255.0) * scale
+        np.testing.assert_allclose(image[rows, cols], lit, atol=scale)
+        assert image[200, 100] == pytest.approx((CONFIG.background_dn + 50.0) * scale, abs=scale)
+    assert hot_renderer.hot_pixels[0].size == CONFIG.hot_pixel_count + 1

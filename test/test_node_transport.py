@@ -269,6 +269,7 @@ def assert_contract_values(outcome):
     assert values['state'] in ('ACQUIRING', 'TRACKING', 'LOST')
     assert values['leds_expected'] == str(TARGET.count)
     assert 'frames_received' in values and 'frames_dropped' in values
+    assert int(values['hot_pixels']) >= 0
     # The diagnostic names the camera whose frame it judged.
     assert outcome.status.hardware_id == FRAME_ID
     confidence = float(values['confidence'])
