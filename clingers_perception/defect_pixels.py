@@ -93,17 +93,21 @@ class DefectPixelMap:
         # A row either side, so the first and last rows scanned have all their neighbours.
         above, below = max(0, top - 1), min(height, bottom + 1)
         rows = to_8bit(image[above:below], self.mono16_bits)
-        # Saturating: zero unless the pixel is above all its neighbours; dilate's border is
-        # neutral for a maximum, so edge pixels are judged by the neighbours they have.
-        step = cv2.subtract(rows, cv2.dilate(rows, _NEIGHBOURS))[top - above:bottom - above]
+        darkest, brightest = cv2.minMaxLoc(rows)[:2]
         candidates = set()
-        # Usually nothing new stands out: one maximum says so, for a tenth of a full search.
-        if cv2.minMaxLoc(step)[1] >= HOT_STEP_DN:
-            found = cv2.findNonZero(cv2.threshold(step, HOT_STEP_DN - 1, 1,
-                                                  cv2.THRESH_BINARY)[1])
-            if len(found) > max(1.0, MAX_CANDIDATE_FRACTION * step.size):
-                return
-            candidates = {(x, y + top) for x, y in found.reshape(-1, 2).tolist()} - self._known_set
+        # Rows of background alone (most of a frame) cannot hold a pixel standing out so far.
+        if brightest - darkest >= HOT_STEP_DN:
+            # Saturating: zero unless the pixel is above all its neighbours; dilate's border is
+            # neutral for a maximum, so edge pixels are judged by the neighbours they have.
+            step = cv2.subtract(rows, cv2.dilate(rows, _NEIGHBOURS))[top - above:bottom - above]
+            # Often nothing new stands out: one maximum says so, for a tenth of a full search.
+            if cv2.minMaxLoc(step)[1] >= HOT_STEP_DN:
+                found = cv2.findNonZero(cv2.threshold(step, HOT_STEP_DN - 1, 1,
+                                                      cv2.THRESH_BINARY)[1])
+                if len(found) > max(1.0, MAX_CANDIDATE_FRACTION * step.size):
+                    return
+                candidates = {(x, y + top)
+                              for x, y in found.reshape(-1, 2).tolist()} - self._known_set
         pending = [p for p in self._sightings if top <= p[1] < bottom]
         if not candidates and not pending:
             return
