@@ -34,7 +34,7 @@ from clingers_perception.spot_centre import SATURATION_LEVEL
 import cv2
 import numpy as np
 
-# Rows looked at per tracked frame: a pass over 1024 rows takes 64 frames, about 25 us each
+# Rows looked at per tracked frame: a pass over 1024 rows takes 64 frames, about 20 us each
 # at 1280 columns.
 SCAN_ROWS = 16
 # A pixel this much (8-bit DN) above the brightest of its neighbours stands alone.
@@ -44,7 +44,7 @@ HOT_STEP_DN = 20
 # a pass later. Two, so that a hot pixel beside an LED's path is learned before the LED's light
 # hides it (a slow approach lingers for seconds at a few pixels from it).
 HOT_SIGHTINGS = 2
-# More candidates than this share of the pixels scanned (a thousandth: ten in 8 rows of 1280)
+# More candidates than this share of the pixels scanned (a thousandth: 20 in 16 rows of 1280)
 # are a textured scene, not a sensor's defects (commonly 1e-5 to 1e-4 of its pixels).
 MAX_CANDIDATE_FRACTION = 1e-3
 MAX_DEFECTS = 1024
@@ -84,7 +84,7 @@ class DefectPixelMap:
         `lit()` returns the Windows that may hold it; it is asked only when these rows have a
         candidate, which most frames' rows do not.
         """
-        height, width = image.shape[:2]
+        height = image.shape[0]
         top = self._next_row if self._next_row < height else 0
         bottom = min(height, top + SCAN_ROWS)
         self._next_row = bottom
