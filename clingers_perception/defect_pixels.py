@@ -30,7 +30,7 @@ A glint that stays on one pixel is learned as well, which does no harm.
 import bisect
 
 from clingers_perception.image_decoding import to_8bit
-from clingers_perception.spot_centre import SATURATION_LEVEL
+from clingers_perception.spot_centre import NEIGHBOURS, SATURATION_LEVEL
 import cv2
 import numpy as np
 
@@ -48,15 +48,13 @@ HOT_SIGHTINGS = 2
 # are a textured scene, not a sensor's defects (commonly 1e-5 to 1e-4 of its pixels).
 MAX_CANDIDATE_FRACTION = 1e-3
 MAX_DEFECTS = 1024
-_NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
 
 
 class DefectPixelMap:
     """The hot pixels found so far in frames of one size."""
 
-    def __init__(self, mono16_bits=16):
-        """Start empty; `mono16_bits` as the detector's, for 16-bit frames."""
-        self.mono16_bits = mono16_bits
+    def __init__(self):
+        """Start empty."""
         self.reset()
 
     def reset(self):
@@ -77,12 +75,12 @@ class DefectPixelMap:
         """Return the known defects as a set of (x, y)."""
         return set(self._known_set)
 
-    def scan(self, image, lit):
+    def scan(self, image, lit, mono16_bits=16):
         """
         Look at the next SCAN_ROWS rows of `image` away from the LEDs' light.
 
         `lit()` returns the Windows that may hold it; it is asked only when these rows have a
-        candidate, which most frames' rows do not.
+        candidate, which most frames' rows do not. `mono16_bits` as the detector's.
         """
         height = image.shape[0]
         top = self._next_row if self._next_row < height else 0
@@ -92,14 +90,14 @@ class DefectPixelMap:
             return
         # A row either side, so the first and last rows scanned have all their neighbours.
         above, below = max(0, top - 1), min(height, bottom + 1)
-        rows = to_8bit(image[above:below], self.mono16_bits)
+        rows = to_8bit(image[above:below], mono16_bits)
         darkest, brightest = cv2.minMaxLoc(rows)[:2]
         candidates = set()
         # Rows of background alone (most of a frame) cannot hold a pixel standing out so far.
         if brightest - darkest >= HOT_STEP_DN:
             # Saturating: zero unless the pixel is above all its neighbours; dilate's border is
             # neutral for a maximum, so edge pixels are judged by the neighbours they have.
-            step = cv2.subtract(rows, cv2.dilate(rows, _NEIGHBOURS))[top - above:bottom - above]
+            step = cv2.subtract(rows, cv2.dilate(rows, NEIGHBOURS))[top - above:bottom - above]
             # Often nothing new stands out: one maximum says so, for a tenth of a full search.
             if cv2.minMaxLoc(step)[1] >= HOT_STEP_DN:
                 found = cv2.findNonZero(cv2.threshold(step, HOT_STEP_DN - 1, 1,

@@ -108,7 +108,6 @@ class LedPosePipeline:
         self.target = target
         self.settings = settings
         self.detector = BlobDetector(settings.detector_backend, settings.mono16_bits)
-        self.defects.mono16_bits = settings.mono16_bits
         if not settings.learn_hot_pixels:
             self.defects.reset()
         self.identifier = LedIdentifier(target, settings.identification)
@@ -228,7 +227,8 @@ class LedPosePipeline:
                 if self.settings.learn_hot_pixels:
                     scan_tick = time.perf_counter()
                     match = identification.match
-                    self.defects.scan(image, lambda: self._lit(found, match, predicted_px))
+                    self.defects.scan(image, lambda: self._lit(found, match, predicted_px),
+                                      self.settings.mono16_bits)
                     timings['detect'] += _ms(scan_tick)
             else:
                 # The windows missed (fast motion, a smear outgrowing its window): whole frame.

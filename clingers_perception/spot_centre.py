@@ -82,7 +82,8 @@ LARGE_BULGE_PX = 1.0
 # range, with few neighbours near it, is a hot pixel, not a spot's flank.
 STRAY_FRACTION = 0.5
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
-_NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
+# The eight neighbours of a pixel, for a maximum over them (cv2.dilate).
+NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
 _LEVELS = np.array(RIM_LEVELS)
 
 
@@ -343,7 +344,7 @@ def _hot_pixels(crop):
     stray = cv2.subtract(crop, cv2.medianBlur(crop, 3)) > limit
     if not stray.any():
         return None
-    stray &= cv2.dilate(stray.view(np.uint8), _NEIGHBOURS) == 0
+    stray &= cv2.dilate(stray.view(np.uint8), NEIGHBOURS) == 0
     padded = np.pad(crop, 1)
     for row, col in zip(*np.nonzero(stray)):
         near = padded[row:row + 3, col:col + 3] >= crop[row, col] - 0.5 * limit

@@ -57,6 +57,16 @@ def test_a_pixel_above_all_its_neighbours_on_every_pass_is_learned_and_not_befor
     assert defects.count == 2
 
 
+def test_16_bit_frames_are_scanned_at_the_detectors_bit_depth():
+    """A 12-bit frame's hot pixel is learned at 12 bits; read as 16 bits it is too dim."""
+    image = _frame(hot=[(10, 20, 200)]).astype(np.uint16) << 4
+    at_12, at_16 = DefectPixelMap(), DefectPixelMap()
+    for _ in range(HOT_SIGHTINGS * math.ceil(image.shape[0] / SCAN_ROWS)):
+        at_12.scan(image, lambda: (), 12)
+        at_16.scan(image, lambda: (), 16)
+    assert at_12.pixels == {(10, 20)} and at_16.count == 0
+
+
 def test_pixels_inside_windows_and_pixels_that_move_are_not_learned():
     """A spot inside an LED window stays unknown; so does a sharp spot moving between passes."""
     defects = DefectPixelMap()
