@@ -44,6 +44,9 @@ SMALL_DISC_PX = 20
 # noise, a floor of 8 DN alone doubled the centroid noise at 5-3 m).
 GAUSSIAN_FLOOR_DN = 8.0
 GAUSSIAN_FLOOR_FRACTION = 0.15
+# A clipped pixel the Gaussian fitted to the rest of its spot puts below this fraction of its
+# brightness is a hot pixel, not the spot's clipped top (spot at 4 m, 640x480: 3 DN of 250).
+STRAY_CLIP_FRACTION = 0.5
 # Fewer fitted pixels than this leave the Gaussian's four parameters unconstrained.
 MIN_GAUSSIAN_PX = 6
 # A spot clipped at its top with fewer pixels than this above the fraction of its peak (a thin
@@ -189,12 +192,39 @@ def gaussian_centre(crop, weights, moments=None):
         return None
     centre_x = origin_x - 0.5 * float(solution[1, 0]) / curvature
     centre_y = origin_y - 0.5 * float(solution[2, 0]) / curvature
+    if not unclipped.all():
+        # The centroid that checks the fit must not be pulled by a hot pixel the fit left out.
+        weights = _without_stray_clips(weights, unclipped, solution[:, 0], origin_x, origin_y)
+        if weights is not None:
+            moments = None
     if moments is None:
         moments = cv2.moments(weights)
     if math.hypot(centre_x - moments['m10'] / moments['m00'],
                   centre_y - moments['m01'] / moments['m00']) > GAUSSIAN_AGREEMENT_PX:
         return None
     return centre_x, centre_y
+
+
+def _without_stray_clips(weights, unclipped, solution, origin_x, origin_y):
+    """
+    Return `weights` without the clipped pixels the fitted Gaussian cannot explain, or None.
+
+    A clipped top is brighter still in the Gaussian fitted to its flanks; a clipped pixel that
+    the Gaussian puts at less than STRAY_CLIP_FRACTION of its brightness is a hot pixel beside
+    a dim spot (the optics spread an LED's light; they cannot put 255 DN next to 10).
+    """
+    rows, cols = np.nonzero((weights > 0.0) & ~unclipped)
+    if rows.size == 0:
+        return None
+    x, y = cols - origin_x, rows - origin_y
+    fitted = np.exp(solution[0] + solution[1] * x + solution[2] * y
+                    + solution[3] * (x * x + y * y))
+    stray = fitted < STRAY_CLIP_FRACTION * weights[rows, cols]
+    if not stray.any():
+        return None
+    cleaned = weights.copy()
+    cleaned[rows[stray], cols[stray]] = 0.0
+    return cleaned
 
 
 def rim_centre(crop, mask, foreign=None):

@@ -25,6 +25,7 @@ from clingers_perception.ir_scene import (default_sim_camera, Distractor, IrScen
                                           IrSceneRenderer)
 from clingers_perception.range_bands import (DEFAULT_BANDS, scaled_for_camera, select_band,
                                              with_field)
+from clingers_perception.spot_centre import SATURATION_LEVEL
 from clingers_perception.transforms import rotation_matrix
 import cv2
 import numpy as np
@@ -489,6 +490,32 @@ def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sig
             assert len(found) == 1, (x, y)
             assert math.hypot(found[0].x - alone[0].x, found[0].y - alone[0].y) < 1e-3, (x, y)
     assert placements > 100
+
+
+@pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 60, 1.0), (FAR, 200, 1.0),
+                                                     (MID, 150, 1.6)])
+def test_a_hot_pixel_joining_a_dim_spot_does_not_move_it(band, peak_dn, sigma_px):
+    """
+    A lone 255 pixel on or next to an unsaturated spot leaves its LED in place.
+
+    It joins the spot's blob; the Gaussian fit leaves it out as clipped, and the weighted
+    centroid that checks the fit must leave it out too (it moved it by 0.5-1.1 px).
+    """
+    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
+    (alone,) = BlobDetector('threshold').detect(image, band)
+    spot = (image > band.threshold_min).astype(np.uint8)
+    joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0)
+                          & (image < SATURATION_LEVEL // 2))
+    worst = 0.0
+    for y, x in joining:
+        hot = image.copy()
+        hot[y, x] = 255
+        found = [b for b in BlobDetector('threshold').detect(hot, band)
+                 if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
+        assert len(found) == 1, (x, y)
+        worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
+    assert joining.shape[0] >= 16
+    assert worst < 0.02, worst
 
 
 def test_a_dim_spot_at_exactly_the_minimum_area_is_one_blob():
