@@ -207,7 +207,7 @@ def gaussian_centre(crop, weights, moments=None):
 
 def _without_stray_clips(weights, unclipped, solution, origin_x, origin_y):
     """
-    Return `weights` without the clipped pixels the fitted Gaussian cannot explain, or None.
+    Return `weights` with the fit's values at clipped pixels it cannot explain, or None.
 
     A clipped top is brighter still in the Gaussian fitted to its flanks; a clipped pixel that
     the Gaussian puts at less than STRAY_CLIP_FRACTION of its brightness is a hot pixel beside
@@ -223,7 +223,8 @@ def _without_stray_clips(weights, unclipped, solution, origin_x, origin_y):
     if not stray.any():
         return None
     cleaned = weights.copy()
-    cleaned[rows[stray], cols[stray]] = 0.0
+    # The fit's value, not none: a hole at a dim spot's peak would move the centroid too.
+    cleaned[rows[stray], cols[stray]] = fitted[stray]
     return cleaned
 
 
