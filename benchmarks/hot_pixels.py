@@ -24,6 +24,7 @@ position error (% of range) and attitude error; over all frames: poses and wrong
 
     PYTHONPATH=. python3 benchmarks/hot_pixels.py                   # about a minute
     PYTHONPATH=. python3 benchmarks/hot_pixels.py --approaches 4 --size 640x480
+    PYTHONPATH=. python3 benchmarks/hot_pixels.py --hot-dn 150     # below the clip
 """
 
 import argparse
@@ -123,6 +124,8 @@ def main(argv=None):
     parser.add_argument('--frames', type=int, default=400, help='frames per approach')
     parser.add_argument('--size', default='1280x1024')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--hot-dn', type=float, default=255.0,
+                        help='what the placed hot pixels add (DN); 255 saturates them')
     parser.add_argument('--out', default='results')
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split('x'))
@@ -137,7 +140,7 @@ def main(argv=None):
         renderer = IrSceneRenderer(camera)
         renderer.add_hot_pixels(*place_hot_pixels(camera, target, poses,
                                                   np.random.default_rng([seed, 3])),
-                                [255.0] * target.count)
+                                [args.hot_dn] * target.count)
         learned = run(camera, target, poses, renderer, True, [seed, 4])
         unlearned = run(camera, target, poses, renderer, False, [seed, 4])
         for row, other in zip(learned, unlearned):
@@ -148,8 +151,9 @@ def main(argv=None):
         print(f'# approach {approach + 1}/{args.approaches} ({time.time() - started:.0f} s)',
               file=sys.stderr)
     own = IrSceneConfig().hot_pixel_count
-    print(f'{args.approaches} approaches of {args.frames} frames, {width}x{height}, one 255 DN '
-          f'hot pixel beside each LED at a range in [1.2, 3] m, and {own} of the sensor\n')
+    print(f'{args.approaches} approaches of {args.frames} frames, {width}x{height}, one hot '
+          f'pixel adding {args.hot_dn:g} DN beside each LED at a range in [1.2, 3] m, and {own} '
+          'of the sensor\n')
     print('| frames touching a hot pixel | learn_hot_pixels | frames | with a pose | position '
           'error RMS / max (% of range) | attitude error max (deg) | poses in all frames | '
           'wrong |')

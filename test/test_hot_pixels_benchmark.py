@@ -23,8 +23,9 @@ hot_pixels = load_benchmark('hot_pixels')
 
 def test_short_run_compares_both_modes_on_the_same_frames(tmp_path, capsys):
     hot_pixels.main(['--approaches', '1', '--frames', '150', '--size', '640x480',
-                     '--out', str(tmp_path)])
+                     '--hot-dn', '150', '--out', str(tmp_path)])
     out = capsys.readouterr().out
+    assert 'one hot pixel adding 150 DN beside each LED' in out
     assert out.count('| learned by then |') == 2 and out.count('| not learned yet |') == 2
     (path,) = tmp_path.glob('hot_pixels_*.csv')
     with open(path, newline='') as stream:
