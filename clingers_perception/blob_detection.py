@@ -31,9 +31,10 @@ import math
 from clingers_perception.image_decoding import to_8bit
 from clingers_perception.radial_profile import profile_centre, spot_disc
 from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, core_centre,
-                                             elongation, gaussian_centre, MIN_SATURATED_PX,
-                                             rim_centre, SATURATION_LEVEL, SMALL_DISC_PX,
-                                             spot_weights, weighted_centroid)
+                                             elongation, gaussian_centre, gaussian_fit,
+                                             MIN_SATURATED_PX, rim_centre, SATURATION_LEVEL,
+                                             SMALL_DISC_PX, spot_weights, weighted_centroid,
+                                             without_stray_clips)
 import cv2
 import numpy as np
 
@@ -260,6 +261,13 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
         saturated = clipped and not band.locate_core
         weights = None if band.locate_core or clipped_px >= SMALL_DISC_PX else \
             spot_weights(crop, mask, foreign)
+        fit = None
+        if weights is not None and clipped_px:
+            # A saturated hot pixel joined to a dim spot would stretch its light past the
+            # shape filters and pull its centroid: the spot's Gaussian tells it from a top.
+            fit = gaussian_fit(crop, weights)
+            if fit is not None:
+                weights = without_stray_clips(crop, weights, fit)
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue
@@ -271,7 +279,7 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
             if clipped_px >= SMALL_DISC_PX:
                 centre = rim_centre(crop, mask, foreign)
             elif precise or saturated:
-                centre = gaussian_centre(crop, weights, light)
+                centre = gaussian_centre(crop, weights, light, fit)
             if centre is None:
                 x, y = weighted_centroid(crop, mask, light, foreign)
                 if read_noise_dn is not None and light is not None:

@@ -155,18 +155,17 @@ def clipped_pixels(crop, mask):
     return cv2.countNonZero(_clipped(crop, mask))
 
 
-def gaussian_centre(crop, weights, moments=None):
+def gaussian_fit(crop, weights):
     """
-    Return (x, y) of the peak of a Gaussian fitted to the log-brightness of a spot, or None.
+    Return the Gaussian fitted to the log-brightness of a spot, or None.
 
-    `weights` is the spot's brightness b above the local background (spot_weights), `moments`
-    its moments when the caller has them already. The fit is log b = a + d x + e y +
-    c (x^2 + y^2), weighted by b^2 (the logarithm's noise is inversely proportional to b): four
-    linear unknowns, one small solve. Clipped pixels of `crop` and faint ones
-    (GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION, RING_PX) are left out, and a radially
-    symmetric model fitted to a radially symmetric spot is centred on it whichever pixels are
-    missing. None when too few pixels remain, the fit has no peak, or the peak lies more than
-    GAUSSIAN_AGREEMENT_PX from the weighted centroid.
+    `weights` is the spot's brightness b above the local background (spot_weights). The fit is
+    log b = a + d x + e y + c (x^2 + y^2) about the crop's centre, weighted by b^2 (the
+    logarithm's noise is inversely proportional to b): four linear unknowns, one small solve;
+    (a, d, e, c) is returned. Clipped pixels of `crop` and faint ones (GAUSSIAN_FLOOR_DN,
+    GAUSSIAN_FLOOR_FRACTION, RING_PX) are left out, and a radially symmetric model fitted to a
+    radially symmetric spot is centred on it whichever pixels are missing. None when too few
+    pixels remain.
     """
     unclipped = crop < SATURATION_LEVEL
     floor = max(GAUSSIAN_FLOOR_DN, GAUSSIAN_FLOOR_FRACTION * cv2.minMaxLoc(weights)[1])
@@ -177,26 +176,32 @@ def gaussian_centre(crop, weights, moments=None):
     if rows.size < MIN_GAUSSIAN_PX:
         return None
     lifted = weights[rows, cols].astype(np.float64)
-    # About the crop's centre, for a well-conditioned solve.
-    origin_x, origin_y = 0.5 * crop.shape[1], 0.5 * crop.shape[0]
     design = np.empty((rows.size, 4))
     design[:, 0] = 1.0
-    np.subtract(cols, origin_x, out=design[:, 1])
-    np.subtract(rows, origin_y, out=design[:, 2])
+    np.subtract(cols, 0.5 * crop.shape[1], out=design[:, 1])
+    np.subtract(rows, 0.5 * crop.shape[0], out=design[:, 2])
     design[:, 3] = design[:, 1] * design[:, 1] + design[:, 2] * design[:, 2]
     weighted = design * (lifted * lifted)[:, None]
     ok, solution = cv2.solve(weighted.T @ design, weighted.T @ np.log(lifted)[:, None],
                              flags=cv2.DECOMP_CHOLESKY)
-    curvature = float(solution[3, 0]) if ok else 0.0
+    return solution[:, 0] if ok else None
+
+
+def gaussian_centre(crop, weights, moments=None, fit=None):
+    """
+    Return (x, y) of the peak of the Gaussian fitted to a spot (gaussian_fit), or None.
+
+    `moments` are those of `weights` and `fit` the Gaussian when the caller has them already.
+    None when there is no fit, the fit has no peak, or the peak lies more than
+    GAUSSIAN_AGREEMENT_PX from the weighted centroid.
+    """
+    if fit is None:
+        fit = gaussian_fit(crop, weights)
+    curvature = float(fit[3]) if fit is not None else 0.0
     if not curvature < 0.0:
         return None
-    centre_x = origin_x - 0.5 * float(solution[1, 0]) / curvature
-    centre_y = origin_y - 0.5 * float(solution[2, 0]) / curvature
-    if not unclipped.all():
-        # The centroid that checks the fit must not be pulled by a hot pixel the fit left out.
-        weights = _without_stray_clips(weights, unclipped, solution[:, 0], origin_x, origin_y)
-        if weights is not None:
-            moments = None
+    centre_x = 0.5 * crop.shape[1] - 0.5 * float(fit[1]) / curvature
+    centre_y = 0.5 * crop.shape[0] - 0.5 * float(fit[2]) / curvature
     if moments is None:
         moments = cv2.moments(weights)
     if math.hypot(centre_x - moments['m10'] / moments['m00'],
@@ -205,23 +210,22 @@ def gaussian_centre(crop, weights, moments=None):
     return centre_x, centre_y
 
 
-def _without_stray_clips(weights, unclipped, solution, origin_x, origin_y):
+def without_stray_clips(crop, weights, fit):
     """
-    Return `weights` with the fit's values at clipped pixels it cannot explain, or None.
+    Return `weights` with the values of the Gaussian `fit` at clipped pixels it cannot explain.
 
-    A clipped top is brighter still in the Gaussian fitted to its flanks; a clipped pixel that
-    the Gaussian puts at less than STRAY_CLIP_FRACTION of its brightness is a hot pixel beside
-    a dim spot (the optics spread an LED's light; they cannot put 255 DN next to 10).
+    A clipped top is brighter still in the Gaussian fitted to its flanks (gaussian_fit); a
+    clipped pixel that the Gaussian puts at less than STRAY_CLIP_FRACTION of its brightness is
+    a hot pixel joined to a dim spot (the optics spread an LED's light; they cannot put 255 DN
+    next to 10). Left in, it would stretch the spot's light past the shape filters and pull
+    its weighted centroid. `weights` itself when there is none.
     """
-    rows, cols = np.nonzero((weights > 0.0) & ~unclipped)
-    if rows.size == 0:
-        return None
-    x, y = cols - origin_x, rows - origin_y
-    fitted = np.exp(solution[0] + solution[1] * x + solution[2] * y
-                    + solution[3] * (x * x + y * y))
+    rows, cols = np.nonzero((weights > 0.0) & (crop >= SATURATION_LEVEL))
+    x, y = cols - 0.5 * crop.shape[1], rows - 0.5 * crop.shape[0]
+    fitted = np.exp(fit[0] + fit[1] * x + fit[2] * y + fit[3] * (x * x + y * y))
     stray = fitted < STRAY_CLIP_FRACTION * weights[rows, cols]
     if not stray.any():
-        return None
+        return weights
     cleaned = weights.copy()
     # The fit's value, not none: a hole at a dim spot's peak would move the centroid too.
     cleaned[rows[stray], cols[stray]] = fitted[stray]

@@ -492,17 +492,22 @@ def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sig
     assert placements > 100
 
 
-@pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 60, 1.0), (FAR, 200, 1.0),
+@pytest.mark.parametrize('precise', [True, False])
+@pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 60, 0.8), (FAR, 60, 1.0),
+                                                     (FAR, 120, 1.0), (FAR, 200, 1.0),
                                                      (MID, 150, 1.6)])
-def test_a_hot_pixel_joining_a_dim_spot_does_not_move_it(band, peak_dn, sigma_px):
+def test_a_hot_pixel_joining_a_dim_spot_neither_hides_nor_moves_it(
+        band, peak_dn, sigma_px, precise):
     """
-    A lone 255 pixel on or next to an unsaturated spot leaves its LED in place.
+    A lone 255 pixel on or next to an unsaturated spot leaves its LED found and in place.
 
-    It joins the spot's blob; the Gaussian fit leaves it out as clipped, and the weighted
-    centroid that checks the fit must leave it out too (it moved it by 0.5-1.1 px).
+    It joins the spot's blob. The spot's Gaussian leaves it out as clipped; left in the spot's
+    light it stretched it past the far band's inertia limit, and moved the weighted centroid
+    (which checks the fit, and places spots without `precise`) by 0.5-1.3 px.
     """
     image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
-    (alone,) = BlobDetector('threshold').detect(image, band)
+    detector = BlobDetector('threshold')
+    (alone,) = detector.detect(image, band, precise=precise)
     spot = (image > band.threshold_min).astype(np.uint8)
     joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0)
                           & (image < SATURATION_LEVEL // 2))
@@ -510,12 +515,13 @@ def test_a_hot_pixel_joining_a_dim_spot_does_not_move_it(band, peak_dn, sigma_px
     for y, x in joining:
         hot = image.copy()
         hot[y, x] = 255
-        found = [b for b in BlobDetector('threshold').detect(hot, band)
+        found = [b for b in detector.detect(hot, band, precise=precise)
                  if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
         assert len(found) == 1, (x, y)
         worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
     assert joining.shape[0] >= 16
-    assert worst < 0.02, worst
+    # Without `precise` the fit's value stands in for the hot pixel's in the centroid.
+    assert worst < (0.02 if precise else 0.05), worst
 
 
 def test_a_dim_spot_at_exactly_the_minimum_area_is_one_blob():
