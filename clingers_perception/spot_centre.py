@@ -47,6 +47,8 @@ GAUSSIAN_FLOOR_FRACTION = 0.15
 # A clipped pixel the Gaussian fitted to the rest of its spot puts below this fraction of its
 # brightness is a hot pixel, not the spot's clipped top (spot at 4 m, 640x480: 3 DN of 250).
 STRAY_CLIP_FRACTION = 0.5
+# Far above any 16-bit level, and below where math.exp overflows.
+MAX_LOG_DN = 50.0
 # Fewer fitted pixels than this leave the Gaussian's four parameters unconstrained.
 MIN_GAUSSIAN_PX = 6
 # A spot clipped at its top with fewer pixels than this above the fraction of its peak (a thin
@@ -220,15 +222,22 @@ def without_stray_clips(crop, weights, fit):
     next to 10). Left in, it would stretch the spot's light past the shape filters and pull
     its weighted centroid. `weights` itself when there is none.
     """
-    rows, cols = np.nonzero((weights > 0.0) & (crop >= SATURATION_LEVEL))
-    x, y = cols - 0.5 * crop.shape[1], rows - 0.5 * crop.shape[0]
-    fitted = np.exp(fit[0] + fit[1] * x + fit[2] * y + fit[3] * (x * x + y * y))
-    stray = fitted < STRAY_CLIP_FRACTION * weights[rows, cols]
-    if not stray.any():
+    a, d, e, c = fit.tolist()
+    if not c < 0.0:
+        # No peak: the fit says nothing of the spot's shape.
         return weights
-    cleaned = weights.copy()
-    # The fit's value, not none: a hole at a dim spot's peak would move the centroid too.
-    cleaned[rows[stray], cols[stray]] = fitted[stray]
+    origin_x, origin_y = 0.5 * crop.shape[1], 0.5 * crop.shape[0]
+    cleaned = weights
+    # A spot has a few clipped pixels here (at most SMALL_DISC_PX): plain floats cost less.
+    for row, col in zip(*(i.tolist() for i in np.nonzero(crop >= SATURATION_LEVEL))):
+        x, y = col - origin_x, row - origin_y
+        fitted = math.exp(min(a + d * x + e * y + c * (x * x + y * y), MAX_LOG_DN))
+        # Another spot's clipped pixels in the crop carry none of this one's light.
+        if fitted < STRAY_CLIP_FRACTION * float(weights[row, col]):
+            if cleaned is weights:
+                cleaned = weights.copy()
+            # The fit's value, not none: a hole at a dim spot's peak would move the centroid.
+            cleaned[row, col] = fitted
     return cleaned
 
 
