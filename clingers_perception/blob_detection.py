@@ -47,6 +47,11 @@ MIN_SHAPE_AREA_PX = 6
 # Below this area a binarised outline is a few pixels long and one flank pixel either side of
 # the threshold decides its circularity and convexity: only the elongation is judged.
 MIN_OUTLINE_AREA_PX = 16
+# Without `precise` (acquisition, where no Gaussian is fitted to place spots) only spots with
+# this many clipped pixels or fewer are checked for a hot pixel (spot_centre.without_stray_clips):
+# one joined to an unclipped spot, not the clipped tops of the glints an acquisition wades
+# through (7 a frame among 10 distractors; the check costs about 45 us a spot).
+LONE_CLIPS_PX = 2
 # The read noise is measured on every this-many-th row of a frame: enough differences, little
 # time (0.03 ms at 1280x1024). Differences more than this many times their median (and this
 # many DN) are spots or edges, not noise.
@@ -262,7 +267,7 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
         weights = None if band.locate_core or clipped_px >= SMALL_DISC_PX else \
             spot_weights(crop, mask, foreign)
         fit = None
-        if weights is not None and clipped_px:
+        if weights is not None and clipped_px and (precise or clipped_px <= LONE_CLIPS_PX):
             # A saturated hot pixel joined to a dim spot would stretch its light past the
             # shape filters and pull its centroid: the spot's Gaussian tells it from a top.
             fit = gaussian_fit(crop, weights)
