@@ -12,9 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of spot_centre's saturation test on small synthetic spots."""
+"""Tests of spot_centre's saturation and hot-pixel tests on small synthetic spots."""
 
-from clingers_perception.spot_centre import clipped_pixels, MIN_SATURATED_PX, SATURATION_LEVEL
+from clingers_perception.spot_centre import (clipped_pixels, gaussian_fit, MIN_SATURATED_PX,
+                                             SATURATION_LEVEL, spot_weights,
+                                             without_stray_clips)
 import numpy as np
 import pytest
 
@@ -44,3 +46,43 @@ def test_clipped_pixels_outside_the_mask_do_not_count():
     crop[0:3, 0:3] = 255
     assert clipped_pixels(crop, mask) < MIN_SATURATED_PX
     assert clipped_pixels(*_disc_with_clipped_pixels(25, SATURATION_LEVEL - 1)) < MIN_SATURATED_PX
+
+
+def _sharp_spot(peak_dn, sigma_px, centre):
+    """Return (crop, mask) of a round Gaussian spot on a 6 DN background, masked above 30 DN."""
+    ys, xs = np.mgrid[0:21, 0:21]
+    light = peak_dn * np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2)
+                             / (2.0 * sigma_px ** 2))
+    crop = np.clip(6 + np.round(light), 0, 255).astype(np.uint8)
+    return crop, (crop > 30).astype(np.uint8)
+
+
+@pytest.mark.parametrize('sigma_px', [0.6, 0.8, 1.0])
+@pytest.mark.parametrize('peak_dn', [300, 400])
+def test_a_sharp_spots_own_clipped_top_is_not_taken_for_a_hot_pixel(sigma_px, peak_dn):
+    """However sharp the spot, its fitted Gaussian explains its clipped pixels: none replaced."""
+    checked = 0
+    for dx in np.linspace(0.0, 1.0, 5):
+        for dy in np.linspace(0.0, 1.0, 5):
+            crop, mask = _sharp_spot(peak_dn, sigma_px, (10.0 + dx, 10.0 + dy))
+            weights = spot_weights(crop, mask)
+            fit = gaussian_fit(crop, weights)
+            if not clipped_pixels(crop, mask) or fit is None:
+                continue
+            assert without_stray_clips(crop, weights, fit) is weights
+            checked += 1
+    assert checked >= 5
+
+
+def test_a_hot_pixel_beside_a_dim_spot_takes_the_fitted_value():
+    """A 255 DN pixel next to a 60 DN spot gets what the spot's Gaussian puts there."""
+    crop, mask = _sharp_spot(60, 1.0, (10.3, 10.4))
+    crop[9, 12] = 255
+    mask[9, 12] = 1
+    weights = spot_weights(crop, mask)
+    cleaned = without_stray_clips(crop, weights, gaussian_fit(crop, weights))
+    assert cleaned is not weights and weights[9, 12] > 240
+    expected = 60 * np.exp(-((12 - 10.3) ** 2 + (9 - 10.4) ** 2) / 2.0)
+    assert abs(cleaned[9, 12] - expected) < 3.0
+    cleaned[9, 12] = weights[9, 12]
+    assert np.array_equal(cleaned, weights)
