@@ -228,11 +228,12 @@ def without_stray_clips(crop, weights, fit):
         return weights
     origin_x, origin_y = 0.5 * crop.shape[1], 0.5 * crop.shape[0]
     cleaned = weights
-    # A spot has a few clipped pixels here (at most SMALL_DISC_PX): plain floats cost less.
-    for row, col in zip(*(i.tolist() for i in np.nonzero(crop >= SATURATION_LEVEL))):
+    # The spot's own clipped pixels, not another spot's in the crop: fewer than SMALL_DISC_PX,
+    # for which plain floats cost less than arrays.
+    clipped = np.nonzero((crop >= SATURATION_LEVEL) & (weights > 0.0))
+    for row, col in zip(*(i.tolist() for i in clipped)):
         x, y = col - origin_x, row - origin_y
         fitted = math.exp(min(a + d * x + e * y + c * (x * x + y * y), MAX_LOG_DN))
-        # Another spot's clipped pixels in the crop carry none of this one's light.
         if fitted < STRAY_CLIP_FRACTION * float(weights[row, col]):
             if cleaned is weights:
                 cleaned = weights.copy()
