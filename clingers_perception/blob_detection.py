@@ -34,7 +34,7 @@ from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, 
                                              elongation, gaussian_centre, gaussian_fit,
                                              MIN_SATURATED_PX, rim_centre, SATURATION_LEVEL,
                                              SMALL_DISC_PX, spot_weights, weighted_centroid,
-                                             without_stray_clips)
+                                             without_lone_peak, without_stray_clips)
 import cv2
 import numpy as np
 
@@ -273,6 +273,8 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
             fit = gaussian_fit(crop, weights)
             if fit is not None:
                 weights = without_stray_clips(crop, weights, fit)
+        elif weights is not None:
+            weights, fit = without_lone_peak(crop, weights)
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue

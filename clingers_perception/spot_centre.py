@@ -47,6 +47,10 @@ GAUSSIAN_FLOOR_FRACTION = 0.15
 # A clipped pixel the Gaussian fitted to the rest of its spot puts below this fraction of its
 # brightness is a hot pixel, not the spot's clipped top (spot at 4 m, 640x480: 3 DN of 250).
 STRAY_CLIP_FRACTION = 0.5
+# A spot's top pixel whose log-brightness curves more sharply than this (the sum of its second
+# differences along rows and columns; 2/s^2 for a Gaussian spot of s px, so 5 for 0.63 px) may
+# be a hot pixel below the clip (one 2 px from a 100 DN spot's centre at 3 m: 8.6).
+LONE_PEAK_CURVATURE = 5.0
 # Far above any 16-bit level, and below where math.exp overflows.
 MAX_LOG_DN = 50.0
 # Fewer fitted pixels than this leave the Gaussian's four parameters unconstrained.
@@ -240,6 +244,42 @@ def without_stray_clips(crop, weights, fit):
             # The fit's value, not none: a hole at a dim spot's peak would move the centroid.
             cleaned[row, col] = fitted
     return cleaned
+
+
+def without_lone_peak(crop, weights):
+    """
+    Return (weights, fit): a spot's top pixel replaced by the Gaussian of the rest, if it is hot.
+
+    A hot pixel below the clip that joins a dim spot becomes its top and stands far above its
+    neighbours. A spot's own top can too, when the spot is sharp; the Gaussian fitted to the
+    rest of the spot (gaussian_fit) tells which: it puts a sharp spot's top where it is, and
+    less than STRAY_CLIP_FRACTION of a hot pixel's light there. Only a top sharper than
+    LONE_PEAK_CURVATURE is tried. (weights, None) when nothing is replaced; else the fit is the
+    one of the rest of the spot.
+    """
+    _, top, _, (x, y) = cv2.minMaxLoc(weights)
+    height, width = weights.shape
+    if top <= 1.0 or crop[y, x] >= SATURATION_LEVEL or not (0 < x < width - 1
+                                                            and 0 < y < height - 1):
+        return weights, None
+    # The second differences of log-brightness across the top, along rows and columns: 1/s^2
+    # each for a Gaussian spot of s px wherever the top lies among the pixels.
+    beside = [max(float(v), 1.0) for v in (weights[y, x - 1], weights[y, x + 1],
+                                           weights[y - 1, x], weights[y + 1, x])]
+    if 4.0 * math.log(top) - sum(math.log(v) for v in beside) < LONE_PEAK_CURVATURE:
+        return weights, None
+    rest = weights.copy()
+    rest[y, x] = 0.0
+    fit = gaussian_fit(crop, rest)
+    if fit is None or not fit[3] < 0.0:
+        return weights, None
+    dx, dy = x - 0.5 * crop.shape[1], y - 0.5 * crop.shape[0]
+    fitted = math.exp(min(fit[0] + fit[1] * dx + fit[2] * dy + fit[3] * (dx * dx + dy * dy),
+                          MAX_LOG_DN))
+    if fitted >= STRAY_CLIP_FRACTION * top:
+        return weights, None
+    rest[y, x] = fitted
+    return rest, fit
 
 
 def rim_centre(crop, mask, foreign=None):

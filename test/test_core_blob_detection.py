@@ -524,6 +524,35 @@ def test_a_hot_pixel_joining_a_dim_spot_neither_hides_nor_moves_it(
     assert worst < (0.02 if precise else 0.05), worst
 
 
+@pytest.mark.parametrize('precise', [True, False])
+@pytest.mark.parametrize('peak_dn, sigma_px, hot_dn',
+                         [(40, 1.0, 120), (60, 0.8, 160), (60, 1.2, 160), (100, 1.0, 200)])
+def test_a_hot_pixel_below_the_clip_topping_a_dim_spot_neither_hides_nor_moves_it(
+        peak_dn, sigma_px, hot_dn, precise):
+    """
+    A hot pixel brighter than a far spot, but not clipped, leaves its LED found and in place.
+
+    It becomes the spot's sharp top; the Gaussian of the rest of the spot puts a fraction of its
+    light there, and gives it that instead. Left as it was it moved the spot by 0.7-1.0 px, or
+    stretched it past the far band's shape filters.
+    """
+    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
+    detector = BlobDetector('threshold')
+    (alone,) = detector.detect(image, FAR, precise=precise)
+    spot = (image > FAR.threshold_min).astype(np.uint8)
+    joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0) & (image < hot_dn))
+    worst = 0.0
+    for y, x in joining:
+        hot = image.copy()
+        hot[y, x] = hot_dn
+        found = [b for b in detector.detect(hot, FAR, precise=precise)
+                 if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
+        assert len(found) == 1, (x, y)
+        worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
+    assert joining.shape[0] >= 16
+    assert worst < (0.02 if precise else 0.05), worst
+
+
 def test_a_dim_spot_at_exactly_the_minimum_area_is_one_blob():
     """A far LED binarising to exactly min_area_px (2) pixels is reported once, where it is."""
     band = replace(FAR, min_area_px=2.0)

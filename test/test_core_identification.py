@@ -291,8 +291,11 @@ def test_a_short_focal_length_acquires_with_its_own_noise_prior(led_target):
     """
     640x480 (f 350 px) from 3 m in, among 10 distractors: acquired with the scaled prior.
 
-    A far LED there covers a pixel or two and its centroid is good to ~0.1 px; judged by the
-    0.05 px prior of a 700 px camera, right fits looked unlikely and were refused.
+    A far LED there covers a pixel or two. In the first frames one of the sensor's hot pixels (182
+    DN) lies 1.5-2.6 px from an LED, and until the detector gave such a pixel the spot's own
+    Gaussian value (spot_centre.without_lone_peak) it moved that LED by up to 0.5 px: judged by
+    the 0.05 px prior of a 700 px camera, right fits then looked unlikely and were refused.
+    Now both priors acquire them.
     """
     camera = default_sim_camera(640, 480)
     renderer = IrSceneRenderer(camera)
@@ -312,9 +315,9 @@ def test_a_short_focal_length_acquires_with_its_own_noise_prior(led_target):
                                                 band_range_m(scaled, scaled[0]))
             outcomes[key].append(_judge(identification, blobs, frame))
     assert scaled[0].centroid_noise_px == 2.0 * DEFAULT_BANDS[0].centroid_noise_px
-    assert _tally(outcomes['scaled'])['wrong'] == 0
-    assert _tally(outcomes['scaled'])['right'] >= 10
-    assert _tally(outcomes['reference'])['right'] < _tally(outcomes['scaled'])['right']
+    for key in ('scaled', 'reference'):
+        assert _tally(outcomes[key])['wrong'] == 0
+        assert _tally(outcomes[key])['right'] >= 11
 
 
 def test_match_predicted_follows_the_prediction(sim_camera, led_target, ir_renderer):

@@ -14,9 +14,10 @@
 
 """Tests of spot_centre's saturation and hot-pixel tests on small synthetic spots."""
 
+from clingers_perception import spot_centre
 from clingers_perception.spot_centre import (clipped_pixels, gaussian_fit, MIN_SATURATED_PX,
                                              SATURATION_LEVEL, spot_weights,
-                                             without_stray_clips)
+                                             without_lone_peak, without_stray_clips)
 import numpy as np
 import pytest
 
@@ -82,6 +83,47 @@ def test_a_hot_pixel_beside_a_dim_spot_takes_the_fitted_value():
     weights = spot_weights(crop, mask)
     cleaned = without_stray_clips(crop, weights, gaussian_fit(crop, weights))
     assert cleaned is not weights and weights[9, 12] > 240
+    expected = 60 * np.exp(-((12 - 10.3) ** 2 + (9 - 10.4) ** 2) / 2.0)
+    assert abs(cleaned[9, 12] - expected) < 3.0
+    cleaned[9, 12] = weights[9, 12]
+    assert np.array_equal(cleaned, weights)
+
+
+@pytest.mark.parametrize('sigma_px', [0.5, 0.6, 0.7, 0.8, 1.0])
+@pytest.mark.parametrize('peak_dn', [60, 150, 240])
+def test_a_sharp_spots_own_top_is_not_taken_for_a_hot_pixel(sigma_px, peak_dn, monkeypatch):
+    """
+    An unclipped top is kept, however sharp.
+
+    Below 0.63 px it curves sharply enough to be tried, and the Gaussian of the rest of the
+    spot explains it.
+    """
+    fits = []
+    monkeypatch.setattr(spot_centre, 'gaussian_fit',
+                        lambda *args: fits.append(1) or gaussian_fit(*args))
+    spots = 0
+    for dx in np.linspace(0.0, 1.0, 5):
+        for dy in np.linspace(0.0, 1.0, 5):
+            crop, mask = _sharp_spot(peak_dn, sigma_px, (10.0 + dx, 10.0 + dy))
+            if clipped_pixels(crop, mask):
+                continue
+            weights = spot_weights(crop, mask)
+            kept, fit = without_lone_peak(crop, weights)
+            assert kept is weights and fit is None
+            spots += 1
+    assert spots >= 20
+    if sigma_px <= 0.6:
+        assert len(fits) >= 20
+
+
+def test_a_hot_pixel_topping_a_dim_spot_takes_the_value_of_the_rest():
+    """A 150 DN pixel 2 px from a 60 DN spot's centre gets what the rest's Gaussian puts there."""
+    crop, mask = _sharp_spot(60, 1.0, (10.3, 10.4))
+    crop[9, 12] = 156
+    mask[9, 12] = 1
+    weights = spot_weights(crop, mask)
+    cleaned, fit = without_lone_peak(crop, weights)
+    assert fit is not None and cleaned is not weights
     expected = 60 * np.exp(-((12 - 10.3) ** 2 + (9 - 10.4) ** 2) / 2.0)
     assert abs(cleaned[9, 12] - expected) < 3.0
     cleaned[9, 12] = weights[9, 12]
