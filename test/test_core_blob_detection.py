@@ -492,6 +492,30 @@ def test_a_hot_pixel_beside_a_spot_neither_hides_nor_moves_it(band, peak_dn, sig
     assert placements > 100
 
 
+def _joined_hot_pixel_shift(band, peak_dn, sigma_px, hot_dn, precise, darker_than):
+    """
+    Return how far a hot pixel joined to a dim spot moves it at worst, and where it was tried.
+
+    The hot pixel (`hot_dn`) goes, in turn, on every pixel of the spot or next to it darker
+    than `darker_than`; the spot must be found once each time.
+    """
+    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
+    detector = BlobDetector('threshold')
+    (alone,) = detector.detect(image, band, precise=precise)
+    spot = (image > band.threshold_min).astype(np.uint8)
+    joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0)
+                          & (image < darker_than))
+    worst = 0.0
+    for y, x in joining:
+        hot = image.copy()
+        hot[y, x] = hot_dn
+        found = [b for b in detector.detect(hot, band, precise=precise)
+                 if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
+        assert len(found) == 1, (x, y)
+        worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
+    return worst, joining.shape[0]
+
+
 @pytest.mark.parametrize('precise', [True, False])
 @pytest.mark.parametrize('band, peak_dn, sigma_px', [(FAR, 60, 0.8), (FAR, 60, 1.0),
                                                      (FAR, 120, 1.0), (FAR, 200, 1.0),
@@ -503,23 +527,12 @@ def test_a_hot_pixel_joining_a_dim_spot_neither_hides_nor_moves_it(
 
     It joins the spot's blob. The spot's Gaussian leaves it out as clipped; left in the spot's
     light it stretched it past the far band's inertia limit, and moved the weighted centroid
-    (which checks the fit, and places spots without `precise`) by 0.5-1.3 px.
+    (which checks the fit, and places spots without `precise`) by 0.5-1.3 px. Tried where the
+    spot is darker than half the clip.
     """
-    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
-    detector = BlobDetector('threshold')
-    (alone,) = detector.detect(image, band, precise=precise)
-    spot = (image > band.threshold_min).astype(np.uint8)
-    joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0)
-                          & (image < SATURATION_LEVEL // 2))
-    worst = 0.0
-    for y, x in joining:
-        hot = image.copy()
-        hot[y, x] = 255
-        found = [b for b in detector.detect(hot, band, precise=precise)
-                 if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
-        assert len(found) == 1, (x, y)
-        worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
-    assert joining.shape[0] >= 16
+    worst, tried = _joined_hot_pixel_shift(band, peak_dn, sigma_px, 255, precise,
+                                           SATURATION_LEVEL // 2)
+    assert tried >= 16
     # Without `precise` the fit's value stands in for the hot pixel's in the centroid.
     assert worst < (0.02 if precise else 0.05), worst
 
@@ -536,20 +549,8 @@ def test_a_hot_pixel_below_the_clip_topping_a_dim_spot_neither_hides_nor_moves_i
     light there, and gives it that instead. Left as it was it moved the spot by 0.7-1.0 px, or
     stretched it past the far band's shape filters.
     """
-    image = np.clip(6 + np.round(_spot_light(peak_dn, sigma_px)), 0, 255).astype(np.uint8)
-    detector = BlobDetector('threshold')
-    (alone,) = detector.detect(image, FAR, precise=precise)
-    spot = (image > FAR.threshold_min).astype(np.uint8)
-    joining = np.argwhere((cv2.dilate(spot, np.ones((3, 3), np.uint8)) > 0) & (image < hot_dn))
-    worst = 0.0
-    for y, x in joining:
-        hot = image.copy()
-        hot[y, x] = hot_dn
-        found = [b for b in detector.detect(hot, FAR, precise=precise)
-                 if abs(b.x - alone.x) < 3.0 and abs(b.y - alone.y) < 3.0]
-        assert len(found) == 1, (x, y)
-        worst = max(worst, math.hypot(found[0].x - alone.x, found[0].y - alone.y))
-    assert joining.shape[0] >= 16
+    worst, tried = _joined_hot_pixel_shift(FAR, peak_dn, sigma_px, hot_dn, precise, hot_dn)
+    assert tried >= 16
     assert worst < (0.02 if precise else 0.05), worst
 
 
