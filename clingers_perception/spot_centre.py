@@ -226,18 +226,15 @@ def without_stray_clips(crop, weights, fit):
     next to 10). Left in, it would stretch the spot's light past the shape filters and pull
     its weighted centroid. `weights` itself when there is none.
     """
-    a, d, e, c = fit.tolist()
-    if not c < 0.0:
+    if not fit[3] < 0.0:
         # No peak: the fit says nothing of the spot's shape.
         return weights
-    origin_x, origin_y = 0.5 * crop.shape[1], 0.5 * crop.shape[0]
-    cleaned = weights
+    cleaned, coefficients = weights, fit.tolist()
     # The spot's own clipped pixels, not another spot's in the crop: fewer than SMALL_DISC_PX,
     # for which plain floats cost less than arrays.
     clipped = np.nonzero((crop >= SATURATION_LEVEL) & (weights > 0.0))
     for row, col in zip(*(i.tolist() for i in clipped)):
-        x, y = col - origin_x, row - origin_y
-        fitted = math.exp(min(a + d * x + e * y + c * (x * x + y * y), MAX_LOG_DN))
+        fitted = _fitted_light(coefficients, crop.shape, col, row)
         if fitted < STRAY_CLIP_FRACTION * float(weights[row, col]):
             if cleaned is weights:
                 cleaned = weights.copy()
@@ -273,13 +270,18 @@ def without_lone_peak(crop, weights):
     fit = gaussian_fit(crop, rest)
     if fit is None or not fit[3] < 0.0:
         return weights, None
-    dx, dy = x - 0.5 * crop.shape[1], y - 0.5 * crop.shape[0]
-    fitted = math.exp(min(fit[0] + fit[1] * dx + fit[2] * dy + fit[3] * (dx * dx + dy * dy),
-                          MAX_LOG_DN))
+    fitted = _fitted_light(fit.tolist(), crop.shape, x, y)
     if fitted >= STRAY_CLIP_FRACTION * top:
         return weights, None
     rest[y, x] = fitted
     return rest, fit
+
+
+def _fitted_light(coefficients, shape, col, row):
+    """Return the light that gaussian_fit's `coefficients` (floats) put on a pixel of a crop."""
+    a, d, e, c = coefficients
+    x, y = col - 0.5 * shape[1], row - 0.5 * shape[0]
+    return math.exp(min(a + d * x + e * y + c * (x * x + y * y), MAX_LOG_DN))
 
 
 def rim_centre(crop, mask, foreign=None):
