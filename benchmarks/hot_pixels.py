@@ -29,13 +29,12 @@ position error (% of range) and attitude error; over all frames: poses and wrong
 
 import argparse
 import math
-import os
 import sys
 import time
 
 from clingers_perception.approach_trajectory import (approach_poses, ApproachSpec,
                                                      led_points_in_camera)
-from clingers_perception.demo import write_csv
+from clingers_perception.demo import write_timestamped_csv
 from clingers_perception.evaluation import pose_errors, WRONG_ATTITUDE_DEG, WRONG_POSITION_PERCENT
 from clingers_perception.image_decoding import RawImage
 from clingers_perception.ir_scene import default_sim_camera, IrSceneConfig, IrSceneRenderer
@@ -167,9 +166,7 @@ def main(argv=None):
                   f"{cells['touched_with_pose']} | {cells['position_rms_percent']:.4f} / "
                   f"{cells['position_max_percent']:.4f} | {cells['attitude_max_deg']:.3f} | "
                   f"{cells['poses']} / {cells['frames']} | {cells['wrong']} |")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f'hot_pixels_{time.strftime("%Y%m%dT%H%M%S")}.csv')
-    write_csv(per_frame, path)
+    path = write_timestamped_csv(per_frame, args.out, 'hot_pixels')
     print(f'\n{time.time() - started:.0f} s; CSV (per frame): {path}')
 
 

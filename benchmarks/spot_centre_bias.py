@@ -29,11 +29,10 @@ with the node's default parameters, and with `bands.mid.fit_profile` and
 
 import argparse
 from dataclasses import replace
-import os
 import sys
 import time
 
-from clingers_perception.demo import write_csv
+from clingers_perception.demo import write_timestamped_csv
 from clingers_perception.evaluation import (measure_scenario_noise, PROFILE_FIT_PARAMETERS,
                                             select_scenarios)
 
@@ -68,9 +67,7 @@ def main(argv=None):
               f'{row["default_sigma_px"]:.4f} / {row["default_bias_px"]:.4f} | '
               f'{row["profile_fit_sigma_px"]:.4f} / {row["profile_fit_bias_px"]:.4f} | '
               f'{row["default_bias_px"] / row["profile_fit_bias_px"]:.1f}x |')
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f'spot_centre_bias_{time.strftime("%Y%m%dT%H%M%S")}.csv')
-    write_csv(rows, path)
+    path = write_timestamped_csv(rows, args.out, 'spot_centre_bias')
     print(f'\n{len(rows)} bands in {time.time() - started:.0f} s; CSV: {path}')
 
 

@@ -31,10 +31,10 @@ import math
 from clingers_perception.image_decoding import to_8bit
 from clingers_perception.radial_profile import profile_centre, spot_disc
 from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, core_centre,
-                                             elongation, gaussian_centre, gaussian_fit,
-                                             MIN_SATURATED_PX, rim_centre, SATURATION_LEVEL,
-                                             SMALL_DISC_PX, spot_weights, weighted_centroid,
-                                             without_lone_peak, without_stray_clips)
+                                             elongation, gaussian_centre, MIN_SATURATED_PX,
+                                             rim_centre, SATURATION_LEVEL, SMALL_DISC_PX,
+                                             spot_weights, weighted_centroid,
+                                             without_hot_pixels)
 import cv2
 import numpy as np
 
@@ -48,7 +48,7 @@ MIN_SHAPE_AREA_PX = 6
 # the threshold decides its circularity and convexity: only the elongation is judged.
 MIN_OUTLINE_AREA_PX = 16
 # Without `precise` (acquisition, where no Gaussian is fitted to place spots) only spots with
-# this many clipped pixels or fewer are checked for a hot pixel (spot_centre.without_stray_clips):
+# this many clipped pixels or fewer are checked for hot pixels (spot_centre.without_hot_pixels):
 # one joined to an unclipped spot, not the clipped tops of the glints an acquisition wades
 # through (7 a frame among 10 distractors; the check costs about 45 us a spot).
 LONE_CLIPS_PX = 2
@@ -267,14 +267,8 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
         weights = None if band.locate_core or clipped_px >= SMALL_DISC_PX else \
             spot_weights(crop, mask, foreign)
         fit = None
-        if weights is not None and clipped_px and (precise or clipped_px <= LONE_CLIPS_PX):
-            # A saturated hot pixel joined to a dim spot would stretch its light past the
-            # shape filters and pull its centroid: the spot's Gaussian tells it from a top.
-            fit = gaussian_fit(crop, weights)
-            if fit is not None:
-                weights = without_stray_clips(crop, weights, fit)
-        elif weights is not None:
-            weights, fit = without_lone_peak(crop, weights)
+        if weights is not None and (precise or clipped_px <= LONE_CLIPS_PX):
+            weights, fit = without_hot_pixels(crop, weights, clipped_px > 0)
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue

@@ -15,9 +15,10 @@
 """
 Learn the sensor's hot pixels while tracking, and paint them out of the detector's windows.
 
-A hot pixel touching an LED's spot joins its blob: it moves an unsaturated far spot by 0.3-1.3
-px, or fails its shape filters, and nothing in one frame tells it from a sharp spot's peak. What
-does tell it is that it stays on the same pixel while the LEDs move. So while a track holds,
+A hot pixel touching an LED's spot joins its blob. Where it is clipped or the spot's sharp top,
+the spot's Gaussian tells it apart in one frame (spot_centre.without_hot_pixels); below the
+spot's top nothing in one frame does, and it moves an unsaturated far spot by tenths of a pixel.
+What does tell it is that it stays on the same pixel while the LEDs move. So while a track holds,
 each frame looks at a few rows of the frame, away from every spot found and from where an
 unmatched LED should be, for pixels standing HOT_STEP_DN above all eight neighbours; one seen
 there on HOT_SIGHTINGS passes in a row is a defect. A hot pixel beside an LED's path is then

@@ -297,6 +297,14 @@ def write_csv(rows, path):
         writer.writerows(rows)
 
 
+def write_timestamped_csv(rows, folder, stem):
+    """Write `rows` to folder/stem_YYYYmmddTHHMMSS.csv (the folder made if missing); return it."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f'{stem}_{time.strftime("%Y%m%dT%H%M%S")}.csv')
+    write_csv(rows, path)
+    return path
+
+
 def plot(rows, recording, capture_distance_m, title, path):
     """Write the PNG: range, position and attitude error, detection state, phases shaded."""
     import matplotlib

@@ -216,6 +216,23 @@ def gaussian_centre(crop, weights, moments=None, fit=None):
     return centre_x, centre_y
 
 
+def without_hot_pixels(crop, weights, clipped):
+    """
+    Return (weights, fit): a spot's light with the hot pixels its Gaussian shows up replaced.
+
+    A hot pixel joined to a dim spot would stretch its light past the shape filters and pull
+    its centroid; nothing but the spot's own shape tells it from the spot's light. With
+    `clipped` (the spot has clipped pixels) each of those is judged by the spot's Gaussian
+    (without_stray_clips), else the spot's top by the Gaussian of the rest (without_lone_peak).
+    `fit` is the Gaussian fitted without the pixels it judged, for the placement to reuse, or
+    None when none was made or none that holds.
+    """
+    if not clipped:
+        return without_lone_peak(crop, weights)
+    fit = gaussian_fit(crop, weights)
+    return (weights, None) if fit is None else (without_stray_clips(crop, weights, fit), fit)
+
+
 def without_stray_clips(crop, weights, fit):
     """
     Return `weights` with the values of the Gaussian `fit` at clipped pixels it cannot explain.
