@@ -34,7 +34,7 @@ from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, 
                                              elongation, gaussian_centre, MIN_SATURATED_PX,
                                              rim_centre, SATURATION_LEVEL, SMALL_DISC_PX,
                                              spot_weights, weighted_centroid,
-                                             without_hot_pixels)
+                                             without_hot_pixels, without_known_defects)
 import cv2
 import numpy as np
 
@@ -128,14 +128,15 @@ class BlobDetector:
             if window.empty:
                 continue
             roi = to_8bit(image[window.y0:window.y1, window.x0:window.x1], self.mono16_bits)
+            painted = None
             if defects is not None:
-                roi = defects.paint_out(roi, window)
+                roi, painted = defects.paint_out(roi, window)
             if self.backend == 'threshold':
                 found = _threshold_blobs(roi, band, window, (width, height), precise,
-                                         read_noise_dn)
+                                         read_noise_dn, painted)
             else:
                 found = self._simple_blobs(roi, band, window, (width, height), precise,
-                                           read_noise_dn)
+                                           read_noise_dn, painted)
             blobs.extend(found)
         return _without_duplicates(blobs) if len(windows) > 1 else blobs
 
@@ -158,7 +159,7 @@ class BlobDetector:
         steps = np.arange(kept.size)
         return math.sqrt(0.5 * float(kept @ (steps * steps)) / float(kept.sum()))
 
-    def _simple_blobs(self, roi, band, window, image_size, precise, read_noise_dn):
+    def _simple_blobs(self, roi, band, window, image_size, precise, read_noise_dn, painted):
         # One detector per band name, made again only when that band's constraints change
         # (new parameters, or area limits scaled to a new calibration).
         cached = self._simple_blob_detectors.get(band.name)
@@ -176,8 +177,9 @@ class BlobDetector:
             nested = Window(window.x0 + sub.x0, window.y0 + sub.y0,
                             window.x0 + sub.x1, window.y0 + sub.y1)
             # Place the LED in the component under the keypoint, judged as `threshold` judges.
-            candidates = _threshold_blobs(crop, band, nested, image_size, precise,
-                                          read_noise_dn)
+            candidates = _threshold_blobs(
+                crop, band, nested, image_size, precise, read_noise_dn,
+                None if painted is None else painted[sub.y0:sub.y1, sub.x0:sub.x1])
             if candidates:
                 blobs.append(min(candidates, key=lambda b: (b.x - window.x0 - x) ** 2
                                  + (b.y - window.y0 - y) ** 2))
@@ -214,7 +216,8 @@ def _simple_blob_params(band):
     return params
 
 
-def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
+def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn, painted=None):
+    # `painted`: the learned defects painted out of `roi` (DefectPixelMap.paint_out), or None.
     # Binary 0/1: the component masks cut from it weight the centroids directly.
     _, binary = cv2.threshold(roi, band.threshold_min, 1, cv2.THRESH_BINARY)
     # Outer contours locate the components for a fraction of the cost of labelling the whole
@@ -268,7 +271,10 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn):
             spot_weights(crop, mask, foreign)
         fit = None
         if weights is not None and (precise or clipped_px <= LONE_CLIPS_PX):
-            weights, fit = without_hot_pixels(crop, weights, clipped_px > 0)
+            if painted is not None:
+                weights, fit = without_known_defects(crop, weights, painted[y0:y1, x0:x1])
+            if fit is None:
+                weights, fit = without_hot_pixels(crop, weights, clipped_px > 0)
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue

@@ -23,9 +23,10 @@ each frame looks at a few rows of the frame, away from every spot found and from
 unmatched LED should be, for pixels standing HOT_STEP_DN above all eight neighbours; one seen
 there on HOT_SIGHTINGS passes in a row is a defect. A hot pixel beside an LED's path is then
 mostly learned while the LED approaches it, before its spot touches it. The detector replaces
-a defect in its windows by the mean of its four neighbours (full scale beside a clipped one):
-on a spot's flank that errs by a few hundredths of a pixel, against tenths for the hot pixel.
-A glint that stays on one pixel is learned as well, which does no harm.
+a defect in its windows by the mean of its four neighbours (full scale beside a clipped one),
+which its threshold and shape filters see; a spot's Gaussian is fitted without it and gives it
+its value (spot_centre.without_known_defects), as the mean of the neighbours underestimates a
+dim spot's peak. A glint that stays on one pixel is learned as well, which does no harm.
 """
 
 import bisect
@@ -131,18 +132,20 @@ class DefectPixelMap:
 
     def paint_out(self, roi, window):
         """
-        Return the 8-bit `roi` of `window` with the defects in it replaced, or `roi` itself.
+        Return (image, painted): `roi` of `window` with its defects replaced, and where they are.
 
         Each defect takes the mean of its four neighbours (those inside the roi), as read
         before any defect was replaced, or full scale beside a clipped one; `roi` is copied
-        first, never written.
+        first, never written. `painted` is a 0/1 uint8 image of the defects' pixels, for the
+        spot placement to fit around (spot_centre.without_known_defects). (roi, None) when the
+        window holds no defect.
         """
         rows_of_window = self._known[bisect.bisect_left(self._known, (window.y0, -1)):
                                      bisect.bisect_left(self._known, (window.y1, -1))]
         inside = [(y - window.y0, x - window.x0) for y, x in rows_of_window
                   if window.x0 <= x < window.x1]
         if not inside:
-            return roi
+            return roi, None
         rows, cols = (np.array(v, np.intp) for v in zip(*inside))
         height, width = roi.shape
         source = roi.astype(np.float32)
@@ -160,6 +163,8 @@ class DefectPixelMap:
         # would be a made-up unclipped value, which a Gaussian fit would trust. A clipped one
         # it leaves out, and a disc's rim fit checks a lone bright pixel on its outline.
         value[clipped] = 255
-        painted = roi.copy()
-        painted[rows, cols] = value.astype(np.uint8)
-        return painted
+        image = roi.copy()
+        image[rows, cols] = value.astype(np.uint8)
+        painted = np.zeros_like(roi)
+        painted[rows, cols] = 1
+        return image, painted

@@ -233,6 +233,28 @@ def without_hot_pixels(crop, weights, clipped):
     return (weights, None) if fit is None else (without_stray_clips(crop, weights, fit), fit)
 
 
+def without_known_defects(crop, weights, defects):
+    """
+    Return (weights, fit): a spot's light at known defect pixels replaced by its Gaussian's.
+
+    `defects` (0/1, the crop's shape) are the sensor's learned hot pixels, painted out of the
+    image with the mean of their neighbours (defect_pixels), which underestimates a dim spot's
+    peak. The Gaussian fitted without them gives them their value, as for a hot pixel found in
+    one frame. Those painted full scale beside a clipped pixel stay clipped. (weights, None)
+    when no defect holds the spot's light or no Gaussian with a peak fits the rest.
+    """
+    rows, cols = np.nonzero(defects & (weights > 0.0) & (crop < SATURATION_LEVEL))
+    if not rows.size:
+        return weights, None
+    rest, fit = _fitted_without(crop, weights, rows, cols)
+    if fit is None:
+        return weights, None
+    coefficients = fit.tolist()
+    for row, col in zip(rows.tolist(), cols.tolist()):
+        rest[row, col] = _fitted_light(coefficients, crop.shape, col, row)
+    return rest, fit
+
+
 def without_stray_clips(crop, weights, fit):
     """
     Return `weights` with the values of the Gaussian `fit` at clipped pixels it cannot explain.
@@ -282,16 +304,22 @@ def without_lone_peak(crop, weights):
                                            weights[y - 1, x], weights[y + 1, x])]
     if 4.0 * math.log(top) - sum(math.log(v) for v in beside) < LONE_PEAK_CURVATURE:
         return weights, None
-    rest = weights.copy()
-    rest[y, x] = 0.0
-    fit = gaussian_fit(crop, rest)
-    if fit is None or not fit[3] < 0.0:
+    rest, fit = _fitted_without(crop, weights, y, x)
+    if fit is None:
         return weights, None
     fitted = _fitted_light(fit.tolist(), crop.shape, x, y)
     if fitted >= STRAY_CLIP_FRACTION * top:
         return weights, None
     rest[y, x] = fitted
     return rest, fit
+
+
+def _fitted_without(crop, weights, rows, cols):
+    """Return (weights without the light of those pixels, the Gaussian of the rest or None)."""
+    rest = weights.copy()
+    rest[rows, cols] = 0.0
+    fit = gaussian_fit(crop, rest)
+    return rest, fit if fit is not None and fit[3] < 0.0 else None
 
 
 def _fitted_light(coefficients, shape, col, row):
