@@ -51,6 +51,16 @@ STRAY_CLIP_FRACTION = 0.5
 # differences along rows and columns; 2/s^2 for a Gaussian spot of s px, so 5 for 0.63 px) may
 # be a hot pixel below the clip (one 2 px from a 100 DN spot's centre at 3 m: 8.6).
 LONE_PEAK_CURVATURE = 5.0
+# A pixel other than a spot's top, this far (DN) above the background, whose log-brightness
+# curves by this much more than the median of such pixels (measured as LONE_PEAK_CURVATURE; the
+# same at every pixel of a Gaussian spot) may be a hot pixel on the spot's flank: a 150 DN one
+# 2 px from a 200 DN spot's centre curves by 12 against 2. Fainter pixels' logarithms are too
+# noisy to tell, and 6 DN of read noise put pixels at 20-31 DN at a spot's edge where its
+# Gaussian puts half that; with fewer such pixels than SIDE_PEAK_MIN_PX the median is not the
+# spot's.
+SIDE_PEAK_DN = 30.0
+SIDE_PEAK_MARGIN = 4.0
+SIDE_PEAK_MIN_PX = 4
 # Far above any 16-bit level, and below where math.exp overflows.
 MAX_LOG_DN = 50.0
 # Fewer fitted pixels than this leave the Gaussian's four parameters unconstrained.
@@ -93,6 +103,8 @@ STRAY_FRACTION = 0.5
 _RIM_KERNEL = np.ones((5, 5), np.uint8)
 # The eight neighbours of a pixel, for a maximum over them (cv2.dilate).
 NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
+# Minus the sum of the second differences along rows and columns (cv2.filter2D).
+_LOG_LAPLACIAN = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32)
 _LEVELS = np.array(RIM_LEVELS)
 
 
@@ -224,13 +236,80 @@ def without_hot_pixels(crop, weights, clipped):
     its centroid; nothing but the spot's own shape tells it from the spot's light. With
     `clipped` (the spot has clipped pixels) each of those is judged by the spot's Gaussian
     (without_stray_clips), else the spot's top by the Gaussian of the rest (without_lone_peak).
-    `fit` is the Gaussian fitted without the pixels it judged, for the placement to reuse, or
-    None when none was made or none that holds.
+    A pixel on the flank far sharper than the rest of the spot (_side_peaks) is left out of
+    that Gaussian and judged by it too. `fit` is the Gaussian fitted without the pixels it judged,
+    for the placement to reuse, or None when none was made or none that holds.
     """
+    side = _side_peaks(crop, weights)
+    if side is not None:
+        cleaned = _without_side_peaks(crop, weights, clipped, side)
+        if cleaned is not None:
+            return cleaned
+    return _without_top_hot_pixel(crop, weights, clipped)
+
+
+def _without_top_hot_pixel(crop, weights, clipped):
+    """Return without_hot_pixels' (weights, fit) for the clipped pixels or the top alone."""
     if not clipped:
         return without_lone_peak(crop, weights)
     fit = gaussian_fit(crop, weights)
     return (weights, None) if fit is None else (without_stray_clips(crop, weights, fit), fit)
+
+
+def _side_peaks(crop, weights):
+    """
+    Return (rows, cols) of the spot's unclipped pixels, other than its top, too sharp for it.
+
+    A hot pixel on a dim spot's flank joins its blob without being its top or clipped, and pulls
+    its centre by tenths of a pixel (640x480 at 2 m: 0.36 px). A blurred spot's log-brightness
+    curves alike at every pixel (the sum of its second differences along rows and columns is
+    2 / s^2 for a Gaussian of s px); a pixel SIDE_PEAK_DN above the background curving by
+    SIDE_PEAK_MARGIN more than the median of such pixels is tried. None when no pixel is.
+    """
+    _, top, _, (x, y) = cv2.minMaxLoc(weights)
+    if top <= SIDE_PEAK_DN:
+        return None
+    curvature = cv2.filter2D(np.log(np.maximum(weights, 1.0)), -1, _LOG_LAPLACIAN,
+                             borderType=cv2.BORDER_CONSTANT)
+    bright = (weights > SIDE_PEAK_DN) & (crop < SATURATION_LEVEL)
+    bright[y, x] = False
+    curves = curvature[bright]
+    if curves.size < SIDE_PEAK_MIN_PX:
+        return None
+    limit = float(median(curves)) + SIDE_PEAK_MARGIN
+    if float(curves.max()) < limit:
+        return None
+    rows, cols = np.nonzero(bright & (curvature >= limit))
+    return rows, cols
+
+
+def _without_side_peaks(crop, weights, clipped, side):
+    """
+    Return (weights, fit) with the `side` pixels the Gaussian of the rest cannot explain replaced.
+
+    The rest is judged as without_hot_pixels judges a spot (its clipped pixels or its top);
+    a side pixel keeps its light when the Gaussian puts STRAY_CLIP_FRACTION of it there, or all
+    but SIDE_PEAK_DN. None when no Gaussian with a peak fits the rest, or every side pixel
+    keeps its light.
+    """
+    rows, cols = side
+    rest = weights.copy()
+    rest[rows, cols] = 0.0
+    rest, fit = _without_top_hot_pixel(crop, rest, clipped)
+    if fit is None and not clipped:
+        # The top was not tried: no fit made yet.
+        fit = gaussian_fit(crop, rest)
+    if fit is None or not fit[3] < 0.0:
+        return None
+    coefficients, replaced = fit.tolist(), False
+    for row, col in zip(rows.tolist(), cols.tolist()):
+        fitted, light = _fitted_light(coefficients, crop.shape, col, row), float(weights[row, col])
+        # Read noise can double a faint pixel's light, not add SIDE_PEAK_DN to it.
+        if fitted < min(STRAY_CLIP_FRACTION * light, light - SIDE_PEAK_DN):
+            rest[row, col], replaced = fitted, True
+        else:
+            rest[row, col] = weights[row, col]
+    return (rest, fit) if replaced else None
 
 
 def without_known_defects(crop, weights, defects):

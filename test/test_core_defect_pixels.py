@@ -127,14 +127,15 @@ def _spot(peak_dn, sigma_px, centre=(60.3, 50.6), shape=(120, 160)):
 
 
 @pytest.mark.parametrize('band, peak_dn, sigma_px, hot_dn', [
-    (FAR, 150, 1.0, 100), (FAR, 200, 1.0, 150), (MID, 240, 1.6, 230)])
+    (FAR, 150, 1.0, 50), (FAR, 200, 1.2, 60), (MID, 200, 1.6, 90)])
 def test_a_learned_hot_pixel_touching_a_spot_no_longer_moves_it(
         band, peak_dn, sigma_px, hot_dn):
     """
-    A hot pixel on a spot's outline moves it by tenths of a pixel; painted out, hundredths.
+    A mild hot pixel on a spot's outline moves it by hundredths of a pixel; painted out, less.
 
-    Below the clip and below the spot's own top, nothing in one frame tells it from the spot's
-    light (a clipped one, or one standing as a sharp top, the placement leaves out itself).
+    Below the spot's top and not much sharper than its flank, nothing in one frame tells it
+    from the spot's light (a clipped one, a sharp top or a sharp pixel on the flank, the
+    placement leaves out itself); it moves the spot by 0.05-0.07 px or hides it.
     """
     image = _spot(peak_dn, sigma_px)
     (alone,) = BlobDetector().detect(image, band)
@@ -158,8 +159,8 @@ def test_a_learned_hot_pixel_touching_a_spot_no_longer_moves_it(
                     worst_hot = max(worst_hot, error)
                 else:
                     worst_painted = max(worst_painted, error)
-    assert worst_hot > 0.25
-    assert worst_painted < 0.06
+    assert worst_hot > 0.05
+    assert worst_painted < 0.01
 
 
 @pytest.mark.parametrize('band, peak_dn, sigma_px', [

@@ -17,7 +17,8 @@
 from clingers_perception import spot_centre
 from clingers_perception.spot_centre import (clipped_pixels, gaussian_fit, MIN_SATURATED_PX,
                                              SATURATION_LEVEL, spot_weights,
-                                             without_lone_peak, without_stray_clips)
+                                             without_hot_pixels, without_lone_peak,
+                                             without_stray_clips)
 import numpy as np
 import pytest
 
@@ -114,6 +115,39 @@ def test_a_sharp_spots_own_top_is_not_taken_for_a_hot_pixel(sigma_px, peak_dn, m
     assert spots >= 20
     if sigma_px <= 0.6:
         assert len(fits) >= 20
+
+
+@pytest.mark.parametrize('sigma_px', [0.5, 0.6, 0.7, 0.8, 1.0])
+@pytest.mark.parametrize('peak_dn', [60, 150, 240, 400])
+def test_no_pixel_of_a_sharp_spot_is_taken_for_a_hot_pixel(sigma_px, peak_dn):
+    """However sharp the spot, clipped or not, all its pixels keep their light."""
+    for dx in np.linspace(0.0, 1.0, 5):
+        for dy in np.linspace(0.0, 1.0, 5):
+            crop, mask = _sharp_spot(peak_dn, sigma_px, (10.0 + dx, 10.0 + dy))
+            weights = spot_weights(crop, mask)
+            kept, _ = without_hot_pixels(crop, weights, clipped_pixels(crop, mask) > 0)
+            assert np.array_equal(kept, weights), (dx, dy)
+
+
+def test_a_hot_pixel_on_a_spots_flank_takes_the_value_of_the_rest():
+    """
+    A 150 DN pixel 2.2 px from a 200 DN spot's centre gets what the rest's Gaussian puts there.
+
+    It stands less than 20 DN above its brightest neighbour, but curves far more sharply than
+    the spot's flank.
+    """
+    crop, mask = _sharp_spot(200, 1.0, (10.3, 10.4))
+    crop[9, 12] = 156
+    mask[9, 12] = 1
+    weights = spot_weights(crop, mask)
+    neighbours = np.delete(weights[8:11, 11:14].ravel(), 4)
+    assert 0.0 < weights[9, 12] - neighbours.max() < 20.0
+    cleaned, fit = without_hot_pixels(crop, weights, False)
+    assert fit is not None and cleaned is not weights
+    expected = 200 * np.exp(-((12 - 10.3) ** 2 + (9 - 10.4) ** 2) / 2.0)
+    assert abs(cleaned[9, 12] - expected) < 3.0
+    cleaned[9, 12] = weights[9, 12]
+    assert np.array_equal(cleaned, weights)
 
 
 def test_a_hot_pixel_topping_a_dim_spot_takes_the_value_of_the_rest():
