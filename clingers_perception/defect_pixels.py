@@ -15,18 +15,19 @@
 """
 Learn the sensor's hot pixels while tracking, and paint them out of the detector's windows.
 
-A hot pixel touching an LED's spot joins its blob. Where it is clipped or the spot's sharp top,
-the spot's Gaussian tells it apart in one frame (spot_centre.without_hot_pixels); below the
-spot's top nothing in one frame does, and it moves an unsaturated far spot by tenths of a pixel.
-What does tell it is that it stays on the same pixel while the LEDs move. So while a track holds,
-each frame looks at a few rows of the frame, away from every spot found and from where an
-unmatched LED should be, for pixels standing HOT_STEP_DN above all eight neighbours; one seen
-there on HOT_SIGHTINGS passes in a row is a defect. A hot pixel beside an LED's path is then
-mostly learned while the LED approaches it, before its spot touches it. The detector replaces
-a defect in its windows by the mean of its four neighbours (full scale beside a clipped one),
-which its threshold and shape filters see; a spot's Gaussian is fitted without it and gives it
-its value (spot_centre.without_known_defects), as the mean of the neighbours underestimates a
-dim spot's peak. A glint that stays on one pixel is learned as well, which does no harm.
+A hot pixel touching an LED's spot joins its blob. Where it is clipped, the spot's sharp top
+or far sharper than the spot's flank, the spot's Gaussian tells it apart in one frame
+(spot_centre.without_hot_pixels); one only a little brighter than the flank it lands on looks
+like the spot's light, and moves it by a few hundredths of a pixel. What does tell it is that
+it stays on the same pixel while the LEDs move. So while a track holds, each frame looks at a
+few rows of the frame, away from every spot found and from where an unmatched LED should be,
+for pixels standing HOT_STEP_DN above all eight neighbours; one seen there on HOT_SIGHTINGS
+passes in a row is a defect. A hot pixel beside an LED's path is then mostly learned while the
+LED approaches it, before its spot touches it. The detector replaces a defect in its windows by
+the mean of its four neighbours (full scale beside a clipped one), which its threshold and
+shape filters see; a spot's Gaussian is fitted without it and gives it its value
+(spot_centre.without_known_defects), as the mean of the neighbours underestimates a dim spot's
+peak. A glint that stays on one pixel is learned as well, which does no harm.
 """
 
 import bisect
