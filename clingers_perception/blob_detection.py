@@ -274,7 +274,9 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn, pain
             if painted is not None:
                 weights, fit = without_known_defects(crop, weights, painted[y0:y1, x0:x1])
             if fit is None:
-                weights, fit = without_hot_pixels(crop, weights, clipped_px > 0)
+                # A flank pixel moves a spot by tenths of a pixel, which matters to a pose, not
+                # to which spot is which: an acquisition, among distractors, spares the check.
+                weights, fit = without_hot_pixels(crop, weights, clipped_px > 0, precise)
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue

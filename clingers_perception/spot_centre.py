@@ -228,7 +228,7 @@ def gaussian_centre(crop, weights, moments=None, fit=None):
     return centre_x, centre_y
 
 
-def without_hot_pixels(crop, weights, clipped):
+def without_hot_pixels(crop, weights, clipped, flank=True):
     """
     Return (weights, fit): a spot's light with the hot pixels its Gaussian shows up replaced.
 
@@ -236,11 +236,11 @@ def without_hot_pixels(crop, weights, clipped):
     its centroid; nothing but the spot's own shape tells it from the spot's light. With
     `clipped` (the spot has clipped pixels) each of those is judged by the spot's Gaussian
     (without_stray_clips), else the spot's top by the Gaussian of the rest (without_lone_peak).
-    A pixel on the flank far sharper than the rest of the spot (_side_peaks) is left out of
-    that Gaussian and judged by it too. `fit` is the Gaussian fitted without the pixels it judged,
-    for the placement to reuse, or None when none was made or none that holds.
+    With `flank`, a pixel on the flank far sharper than the rest of the spot (_side_peaks) is
+    left out of that Gaussian and judged by it too. `fit` is the Gaussian fitted without the
+    pixels it judged, for the placement to reuse, or None when none was made or none that holds.
     """
-    side = _side_peaks(crop, weights)
+    side = _side_peaks(crop, weights) if flank else None
     if side is not None:
         cleaned = _without_side_peaks(crop, weights, clipped, side)
         if cleaned is not None:
