@@ -20,7 +20,8 @@ detection_quality) and publishes what it returns. It is meant to be read and cop
 phase follows one simple rule:
 
     SEARCH    no trusted pose yet (or LOST and backed off enough): stand still.
-    HOLD      the pose is stale, or the detection quality is not OK: stand still.
+    HOLD      the pose is stale, or the detection quality of its frame (or a later one) is not
+              OK: stand still.
     BACK_OFF  perception reports LOST: move straight back along the camera's -z for a bounded
               time, so that the target fits in the view again.
     ALIGN     off the docking axis or turned away from it: correct position across the axis and
@@ -263,10 +264,14 @@ class DockingGuidance:
         age = now_s - pose.stamp_s
         if age > settings.pose_timeout_s:
             return self._still(HOLD, f'newest pose is {age:.2f} s old')
-        if level != LEVEL_OK:
-            return self._still(HOLD, 'detection quality is not OK')
-        if not confidence >= settings.min_confidence:
-            return self._still(HOLD, f'pose confidence {confidence:.3f} is too low')
+        # perception_node publishes a frame's target_pose before its detection_quality: a
+        # report older than the pose is about an earlier frame (the WARN of the frame held to
+        # confirm an acquisition, say), and the pose's own is on its way.
+        if quality.stamp_s >= pose.stamp_s:
+            if level != LEVEL_OK:
+                return self._still(HOLD, 'detection quality is not OK')
+            if not confidence >= settings.min_confidence:
+                return self._still(HOLD, f'pose confidence {confidence:.3f} is too low')
         return self._steer(pose)
 
     def _steer(self, pose):

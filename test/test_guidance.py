@@ -158,6 +158,28 @@ def test_holds_when_quality_is_not_ok():
     assert guidance.command(100.33).phase == APPROACH
 
 
+def test_a_pose_is_judged_by_its_own_frames_report():
+    """
+    A pose newer than the latest report steers; its own frame's report, when not OK, holds.
+
+    perception_node publishes target_pose before detection_quality. The report before the first
+    pose is the WARN of the frame held to confirm the acquisition: it said nothing of the pose,
+    and holding on it stood the chaser still for a tick at the start of a demo run.
+    """
+    guidance = DockingGuidance()
+    _observe(guidance, 100.0, level=1, state='ACQUIRING', confidence=0.0, pose=False)
+    guidance.update_pose(100.033, FACING_ROTATION, (0.0, 0.0, 2.0))
+    assert guidance.command(100.04).phase == APPROACH
+    guidance.update_quality(100.033, 1, 'TRACKING', 0.9)
+    assert guidance.command(100.05).phase == HOLD
+    _observe(guidance, 100.066, confidence=0.001)
+    assert guidance.command(100.07).phase == HOLD
+    # A later frame's WARN (no pose in it) holds the older pose too.
+    _observe(guidance, 100.1)
+    _observe(guidance, 100.133, level=1, pose=False)
+    assert guidance.command(100.14).phase == HOLD
+
+
 def test_non_finite_pose_or_range_is_ignored_and_then_held_as_stale():
     guidance = _tracked((0.0, 0.0, 2.0), stamp_s=100.0)
     good = guidance.command(100.03)
