@@ -34,7 +34,7 @@ from clingers_perception.spot_centre import (centroid_noise_px, clipped_pixels, 
                                              elongation, gaussian_centre, MIN_SATURATED_PX,
                                              rim_centre, SATURATION_LEVEL, SMALL_DISC_PX,
                                              spot_weights, weighted_centroid,
-                                             without_hot_pixels, without_known_defects)
+                                             without_hot_pixels)
 import cv2
 import numpy as np
 
@@ -271,12 +271,11 @@ def _threshold_blobs(roi, band, window, image_size, precise, read_noise_dn, pain
             spot_weights(crop, mask, foreign)
         fit = None
         if weights is not None and (precise or clipped_px <= LONE_CLIPS_PX):
-            if painted is not None:
-                weights, fit = without_known_defects(crop, weights, painted[y0:y1, x0:x1])
-            if fit is None:
-                # A flank pixel moves a spot by tenths of a pixel, which matters to a pose, not
-                # to which spot is which: an acquisition, among distractors, spares the check.
-                weights, fit = without_hot_pixels(crop, weights, clipped_px > 0, precise)
+            # A flank pixel moves a spot by tenths of a pixel, which matters to a pose, not to
+            # which spot is which: an acquisition, among distractors, spares that check.
+            weights, fit = without_hot_pixels(
+                crop, weights, clipped_px > 0, flank=precise,
+                defects=None if painted is None else painted[y0:y1, x0:x1])
         light = None if weights is None else cv2.moments(weights)
         if not _passes_shape_filters(contour, area, stretch, band, None if saturated else light):
             continue

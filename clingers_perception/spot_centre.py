@@ -228,7 +228,7 @@ def gaussian_centre(crop, weights, moments=None, fit=None):
     return centre_x, centre_y
 
 
-def without_hot_pixels(crop, weights, clipped, flank=True):
+def without_hot_pixels(crop, weights, clipped, flank=True, defects=None):
     """
     Return (weights, fit): a spot's light with the hot pixels its Gaussian shows up replaced.
 
@@ -237,9 +237,16 @@ def without_hot_pixels(crop, weights, clipped, flank=True):
     `clipped` (the spot has clipped pixels) each of those is judged by the spot's Gaussian
     (without_stray_clips), else the spot's top by the Gaussian of the rest (without_lone_peak).
     With `flank`, a pixel on the flank far sharper than the rest of the spot (_side_peaks) is
-    left out of that Gaussian and judged by it too. `fit` is the Gaussian fitted without the
-    pixels it judged, for the placement to reuse, or None when none was made or none that holds.
+    left out of that Gaussian and judged by it too. `defects` (0/1, the crop's shape, or None)
+    are learned hot pixels the detector painted out: where they hold the spot's light, they are
+    known and take the value of the Gaussian fitted without them (without_known_defects), and
+    nothing else is judged. `fit` is the Gaussian fitted without the pixels it judged, for the
+    placement to reuse, or None when none was made or none that holds.
     """
+    if defects is not None:
+        known, fit = without_known_defects(crop, weights, defects)
+        if fit is not None:
+            return known, fit
     side = _side_peaks(crop, weights) if flank else None
     if side is not None:
         cleaned = _without_side_peaks(crop, weights, clipped, side)
